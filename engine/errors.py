@@ -1,0 +1,108 @@
+"""Every error bromsync expects, written for the person who has to fix it.
+
+Each class says who must act; `transient` marks what a retry may cure, so retry logic is
+one `isinstance`/attribute check. The CLI maps `exit_code` straight to the process exit code
+(CONTRACTS 3): 2 usage or configuration, 1 a school failed.
+"""
+
+from __future__ import annotations
+
+
+class BromsyncError(Exception):
+    """Base of every error bromsync raises on purpose."""
+
+    exit_code = 1
+    transient = False
+
+    def __init__(self, message: str, *, school: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.school = school
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(BromsyncError):
+    """A school file, mapping or command-line value is wrong; nothing was run."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.problems = problems or [message]
+
+
+class MissingSecretError(ConfigError):
+    """The environment variable that should hold a password is not set."""
+
+
+class SourceError(BromsyncError):
+    """Reading from the MIS failed; nothing is pushed for that school."""
+
+
+class BromcomUnreachable(SourceError):
+    """The Bromcom URL did not answer (DNS, refused, reset, timeout, 502/503/504)."""
+
+    transient = True
+
+
+class BromcomCredentialsError(SourceError):
+    """Bromcom refused the username or password."""
+
+
+class BromcomSchoolIdError(SourceError):
+    """Bromcom does not know the MIS OrgID (schoolID)."""
+
+
+class BromcomPermissionError(SourceError):
+    """An entity bromsync needs is not ticked for the web-service account."""
+
+    def __init__(self, message: str, *, entities: list[str], **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.entities = entities
+
+
+class BromcomFault(SourceError):
+    """Bromcom answered with a SOAP fault bromsync has no specific advice for."""
+
+
+class BromcomResponseError(SourceError):
+    """Bromcom's answer could not be read (truncated, not a DataSet)."""
+
+    transient = True
+
+
+class MappingError(ConfigError):
+    """A mapping file is invalid or an expression failed on real data."""
+
+
+class StateError(BromsyncError):
+    """The DuckDB state of a school cannot be used."""
+
+
+class PlanError(BromsyncError):
+    """A plan file cannot be applied as it stands (stale, edited or unreadable)."""
+
+    exit_code = 2
+
+
+class TargetError(BromsyncError):
+    """Pushing to ParentPay failed; what was acknowledged before the failure is kept."""
+
+    acknowledged_batches: int = 0
+    partial: object | None = None  # the PushResult of the batches acknowledged before it
+
+
+class ParentPayUnavailable(TargetError):
+    """ParentPay did not answer, was overloaded (429) or failed (5xx)."""
+
+    transient = True
+
+
+class ParentPayAuthError(TargetError):
+    """ParentPay refused the bearer token."""
+
+
+class ParentPaySiteNotFound(TargetError):
+    """ParentPay does not know the school's site id."""

@@ -1,0 +1,53 @@
+"""Where MIS data comes from: a small Protocol and a registry of the sources bromsync knows.
+
+Bromcom's SOAP service is the only source today; a REST API or a CSV drop would be another
+entry in `SOURCES`, and nothing past this package would change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from engine.config import SchoolConfig
+
+# A cell of a fetched row: None for a NULL (absent) column; dateTime columns are naive
+# datetimes holding the wall-clock time exactly as Bromcom wrote it (its UK offset dropped,
+# never converted to UTC: a BST date of birth must stay on its day).
+Value = int | float | str | bool | dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """The rows of one entity as the source returned them, typed from the source's schema."""
+
+    entity: str
+    columns: dict[str, str]  # column name -> XML Schema type name: int, string, boolean, dateTime...
+    rows: list[dict[str, Value]] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """A school's MIS, read-only."""
+
+    def entities(self) -> list[str]:
+        """The entity names this account may read, as the source spells them."""
+        ...
+
+    def fetch(self, entity: str, where: str = "") -> Table:
+        """All rows of `entity` (resolved case-insensitively), optionally filtered."""
+        ...
+
+
+SourceFactory = Callable[["SchoolConfig"], Source]
+
+
+def _bromcom(school: SchoolConfig) -> Source:
+    from engine.sources.bromcom import BromcomSource
+
+    return BromcomSource.for_school(school)
+
+
+SOURCES: dict[str, SourceFactory] = {"bromcom": _bromcom}

@@ -1,0 +1,11 @@
+"""A local ParentPay People API (CONTRACTS 5) for `bromsync demo`, `bromsync simulate` and tests.
+
+See README.md in this folder for how to run it, what it stores and how to inject faults.
+"""
+
+from __future__ import annotations
+
+from .faults import FAULT_KINDS, RequestRecord
+from .simulator import ParentPaySimulator, serve
+
+__all__ = ["FAULT_KINDS", "ParentPaySimulator", "RequestRecord", "serve"]
