@@ -1,0 +1,1 @@
+"""The JSON Schemas shipped with bromsync (data only)."""
