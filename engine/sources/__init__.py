@@ -7,7 +7,7 @@ entry in `SOURCES`, and nothing past this package would change.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # A cell of a fetched row: None for a NULL (absent) column; dateTime columns are naive
 # datetimes holding the wall-clock time exactly as Bromcom wrote it (its UK offset dropped,
 # never converted to UTC: a BST date of birth must stay on its day).
-Value = int | float | str | bool | dt.datetime | None
+Value = int | float | str | bool | dt.datetime | dt.date | None
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Source(Protocol):
 
     def entities(self) -> list[str]:
         """The entity names this account may read, as the source spells them."""
+        ...
+
+    def require(self, entities: Iterable[str]) -> None:
+        """Raise a permission error naming every one of `entities` the account may not read."""
         ...
 
     def fetch(self, entity: str, where: str = "") -> Table:

@@ -1,0 +1,374 @@
+"""Bromcom's third-party read-only SOAP service (TPReadOnlyDataService.asmx), as a `Source`.
+
+What is confirmed and what is assumed about the service is in BROMCOM.md. In short: zeep reads
+the WSDL and writes the requests; the answers are read raw with lxml (`engine.sources.dataset`)
+because zeep is slow on DataSets, returns empty ones unbound, and shifts dates to UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import requests
+import zeep
+import zeep.exceptions
+from lxml import etree
+from zeep.transports import Transport
+
+from engine.config import BromcomSettings, SchoolConfig
+from engine.errors import (
+    BromcomCredentialsError,
+    BromcomFault,
+    BromcomPermissionError,
+    BromcomResponseError,
+    BromcomSchoolIdError,
+    BromcomUnreachable,
+    SourceError,
+)
+from engine.sources import Table
+from engine.sources.dataset import DataSetError, read_dataset
+
+__all__ = ["BromcomSource", "sql_literal"]
+
+log = logging.getLogger(__name__)
+
+TNS = "http://tempuri.org/"
+BINDINGS = {
+    "1.2": f"{{{TNS}}}TPReadOnlyDataServiceSoap12",
+    "1.1": f"{{{TNS}}}TPReadOnlyDataServiceSoap",
+}
+# Other integrators' lists spell these differently from ParentPay's guide (BROMCOM.md); case
+# alone never matters, since the service itself matches names case-insensitively.
+_SPELLINGS = (("personaddress", "personaddresses"), ("school", "schools"), ("timetable",))
+_ALTERNATIVES = {name: group for group in _SPELLINGS for name in group}
+
+_GATEWAY_STATUSES = {502, 503, 504}
+_SOAP12 = "{http://www.w3.org/2003/05/soap-envelope}"
+_SOAP11 = "{http://schemas.xmlsoap.org/soap/envelope/}"
+_FAULT_REASONS = (
+    f"{_SOAP12}Body/{_SOAP12}Fault/{_SOAP12}Reason/{_SOAP12}Text",
+    f"{_SOAP11}Body/{_SOAP11}Fault/faultstring",
+)
+_PERMISSION = re.compile(r"access to entity '([^']*)' is not permitted", re.IGNORECASE)
+_TICK_ADVICE = (
+    "in Bromcom, open Third Party Access Permissions for the web-service account {user!r} "
+    '(ParentPay\'s set-up guide, steps 6-7: Third-Party Account = "ParentPay"), tick {names} '
+    "under the API entities and save"
+)
+
+T = TypeVar("T")
+
+
+def sql_literal(value: object) -> str:
+    """`value` written for an entityFilter, which Bromcom runs as SQL Server WHERE text.
+
+    Strings are quoted with ' doubled (O'Brien -> 'O''Brien'); dates as 'YYYYMMDD', the one
+    format SQL Server reads the same under every language setting.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | Decimal):
+        if isinstance(value, float) and math.isnan(value):  # NaN has no SQL spelling
+            raise ValueError("NaN cannot be written into a Bromcom filter")
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time():
+            return f"'{value:%Y%m%d}'"
+        return f"'{value:%Y%m%d %H:%M:%S}'"
+    if isinstance(value, dt.date):
+        return f"'{value:%Y%m%d}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"cannot write a {type(value).__name__} into a Bromcom filter")
+
+
+class BromcomSource:
+    """One school's Bromcom web service: lists the permitted entities and fetches their rows.
+
+    Keeps one zeep client, so the WSDL is fetched and parsed once per source. Transient failures
+    (no answer, 502/503/504, an unreadable answer) are retried with exponential backoff and full
+    jitter; a refusal (wrong password, school ID, permission) is raised at once.
+    """
+
+    def __init__(
+        self,
+        settings: BromcomSettings,
+        *,
+        school_name: str | None = None,
+        school_file: Path | str | None = None,
+        soap_version: Literal["1.1", "1.2"] = "1.2",
+        max_attempts: int = 3,
+        base_delay: float = 0.5,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if soap_version not in BINDINGS:
+            raise ValueError(
+                f"soap_version must be one of {sorted(BINDINGS)}, not {soap_version!r}"
+            )
+        self.settings = settings
+        self.school_name = school_name
+        self.school_file = str(school_file) if school_file is not None else None
+        self.soap_version = soap_version
+        self.max_attempts = max(1, max_attempts)
+        self.base_delay = base_delay
+        self._timeouts = (connect_timeout, read_timeout)
+        self._session = session or requests.Session()
+        self._sleep = sleep
+        self._service: Any = None
+        self._client: zeep.Client | None = None
+        self._entities: list[str] | None = None
+
+    @classmethod
+    def for_school(cls, school: SchoolConfig, **options: Any) -> BromcomSource:
+        """The source for a loaded school file; `options` are the constructor's keywords."""
+        return cls(school.bromcom, school_name=school.name, school_file=school.path, **options)
+
+    def close(self) -> None:
+        """Release the HTTP connections; the source must not be used afterwards."""
+        self._session.close()
+
+    # -- the Source protocol -------------------------------------------------------------
+
+    def entities(self) -> list[str]:
+        """Entity names the account may read, as Bromcom spells them (cached per source)."""
+        if self._entities is None:
+            table = self._call("findEntitiesBySchoolID", "the list of permitted entities")
+            column = next((c for c in table.columns if c.lower() == "entityname"), None)
+            if column is None:
+                raise BromcomResponseError(
+                    self._where("the list of permitted entities has no EntityName column "
+                                f"(columns: {', '.join(table.columns) or 'none'})"),
+                    school=self.school_name,
+                )  # fmt: skip
+            self._entities = [str(row[column]) for row in table.rows if row[column]]
+        return list(self._entities)
+
+    def fetch(self, entity: str, where: str = "") -> Table:
+        """All rows of `entity`, filtered by `where` (a SQL Server WHERE fragment; build values
+        into it with `sql_literal`). The Table carries the name as asked, not as Bromcom spells it.
+        """
+        name = self.resolve(entity)
+        table = self._call("getEntityDataBySchoolID", f"entity {name}", name, where)
+        return Table(entity=entity, columns=table.columns, rows=table.rows)
+
+    # -- helpers other commands use (`bromsync check`) -----------------------------------
+
+    def resolve(self, entity: str) -> str:
+        """Bromcom's spelling of `entity`; BromcomPermissionError when it is not ticked."""
+        permitted = {name.lower(): name for name in self.entities()}
+        for candidate in _ALTERNATIVES.get(entity.lower(), (entity.lower(),)):
+            if candidate in permitted:
+                return permitted[candidate]
+        raise self._permission_error([entity])
+
+    def missing(self, entities: Iterable[str]) -> list[str]:
+        """Those of `entities` the account may not read, in the order given."""
+        permitted = {name.lower() for name in self.entities()}
+        return [
+            e
+            for e in entities
+            if not any(c in permitted for c in _ALTERNATIVES.get(e.lower(), (e.lower(),)))
+        ]
+
+    def require(self, entities: Iterable[str]) -> None:
+        """Raise one BromcomPermissionError naming every entity the account may not read."""
+        missing = self.missing(entities)
+        if missing:
+            raise self._permission_error(missing)
+
+    # -- calling the service ---------------------------------------------------------------
+
+    def _call(self, operation: str, what: str, entity: str = "", where: str = "") -> Table:
+        def attempt() -> Table:
+            service = self._bound_service()
+            args: dict[str, Any] = {
+                "schoolID": self.settings.org_id,
+                "username": self.settings.username,
+                "password": self.settings.password(),
+            }
+            if operation == "getEntityDataBySchoolID":
+                args.update(entityName=entity, entityFilter=where)
+            try:
+                assert self._client is not None
+                with self._client.settings(raw_response=True):
+                    response = getattr(service, operation)(**args)
+            except requests.RequestException as exc:
+                raise self._unreachable(exc) from None
+            return self._read(response, what, entity)
+
+        return self._retrying(attempt, what)
+
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        for number in range(1, self.max_attempts + 1):
+            try:
+                return attempt()
+            except SourceError as exc:
+                if not exc.transient or number == self.max_attempts:
+                    if exc.transient and self.max_attempts > 1:
+                        exc.message = f"{exc.message} (tried {self.max_attempts} times)"
+                    raise
+                delay = random.uniform(0, self.base_delay * 2 ** (number - 1))
+                log.warning("%s; retrying %s in %.1f s", exc.message, what, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _bound_service(self) -> Any:
+        if self._service is None:
+            transport = Transport(  # type: ignore[no-untyped-call]
+                session=self._session, timeout=self._timeouts, operation_timeout=self._timeouts
+            )
+            settings = zeep.Settings(xml_huge_tree=True)
+            wsdl = f"{self.settings.url}?WSDL"
+            try:
+                client = zeep.Client(wsdl, transport=transport, settings=settings)  # type: ignore[no-untyped-call]
+            except requests.HTTPError as exc:
+                raise self._http_status(exc.response, f"{wsdl} (the service description)") from None
+            except requests.RequestException as exc:
+                raise self._unreachable(exc) from None
+            except (etree.XMLSyntaxError, zeep.exceptions.Error) as exc:
+                raise BromcomResponseError(
+                    self._where(f"{wsdl} did not return Bromcom's service description ({exc}); "
+                                "check bromcom.url in the school file: it should end in "
+                                "TPReadOnlyDataService.asmx"),
+                    school=self.school_name,
+                ) from None  # fmt: skip
+            # The WSDL's own soap:address is whichever server it was published from; the
+            # school file's URL is the one to call (BROMCOM.md).
+            self._client = client
+            self._service = client.create_service(  # type: ignore[no-untyped-call]
+                BINDINGS[self.soap_version], self.settings.url
+            )
+        return self._service
+
+    def _read(self, response: requests.Response, what: str, entity: str) -> Table:
+        if response.status_code == 200:
+            try:
+                columns, rows = read_dataset(response.content)
+            except DataSetError as exc:
+                reason = _fault_reason(response.content)  # a proxy may send a fault as 200
+                if reason is not None:
+                    raise self._fault(reason, what) from None
+                raise BromcomResponseError(
+                    self._where(f"Bromcom's answer for {what} could not be read: {exc}"),
+                    school=self.school_name,
+                ) from None
+            return Table(entity=entity, columns=columns, rows=rows)
+        reason = _fault_reason(response.content)
+        if reason is None:
+            raise self._http_status(response, self.settings.url)
+        raise self._fault(reason, what)
+
+    # -- errors, in the words of the Bromcom set-up steps ----------------------------------
+
+    def _where(self, message: str) -> str:
+        if self.school_name and self.school_file:
+            return f"{self.school_name} ({self.school_file}): {message}"
+        if self.school_name or self.school_file:
+            return f"{self.school_name or self.school_file}: {message}"
+        return message
+
+    def _fault(self, reason: str, what: str) -> SourceError:
+        s, school = self.settings, self.school_name
+        low = reason.lower()
+        if "invalid username or password" in low:
+            return BromcomCredentialsError(
+                self._where(
+                    f"Bromcom refused the username or password: check bromcom.username "
+                    f"({s.username!r}) in the school file, and the password in the environment "
+                    f"variable {s.password_env}; they are the ones recorded at step 4 of the "
+                    "Bromcom set-up. If the password was changed in Bromcom, put the new one in "
+                    f"{s.password_env} and update it in ParentPay's MIS settings too "
+                    '(tick "Change password" there)'
+                ),
+                school=school,
+            )
+        if "invalid school id" in low:
+            return BromcomSchoolIdError(
+                self._where(
+                    f"Bromcom does not know school ID {s.org_id}: bromcom.org_id in the school "
+                    "file must be the school's MIS OrgID, the unique number Bromcom provides "
+                    "for the school"
+                ),
+                school=school,
+            )
+        match = _PERMISSION.search(reason)
+        if match:
+            return self._permission_error([match.group(1)])
+        return BromcomFault(
+            self._where(f"Bromcom refused the request for {what}: {reason}"), school=school
+        )
+
+    def _permission_error(self, entities: list[str]) -> BromcomPermissionError:
+        names = ", ".join(repr(e) for e in entities)
+        return BromcomPermissionError(
+            self._where(
+                f"the Bromcom web-service account may not read {names}: "
+                + _TICK_ADVICE.format(user=self.settings.username, names=names)
+            ),
+            entities=entities,
+            school=self.school_name,
+        )
+
+    def _unreachable(self, exc: requests.RequestException) -> BromcomUnreachable:
+        if isinstance(exc, requests.Timeout):
+            why = "it did not answer in time"
+        elif isinstance(exc, requests.ConnectionError):
+            why = "the connection failed (the name does not resolve, or nothing listens there)"
+        else:
+            why = type(exc).__name__
+        return BromcomUnreachable(
+            self._where(
+                f"the Bromcom URL {self.settings.url} did not answer: {why}. Check bromcom.url "
+                "in the school file (ParentPay's guide gives it as the MIS URL); if it is "
+                "right, Bromcom may be down for a while: try again later"
+            ),
+            school=self.school_name,
+        )
+
+    def _http_status(self, response: requests.Response | None, url: str) -> SourceError:
+        status = response.status_code if response is not None else 0
+        if status in _GATEWAY_STATUSES:
+            return BromcomUnreachable(
+                self._where(
+                    f"the Bromcom URL {url} did not answer: HTTP {status} from a gateway in "
+                    "front of it. This is usually temporary: try again later; if it persists, "
+                    "check bromcom.url in the school file"
+                ),
+                school=self.school_name,
+            )
+        return BromcomFault(
+            self._where(
+                f"{url} answered HTTP {status}, not a Bromcom web-service reply: check "
+                "bromcom.url in the school file; it should be the MIS URL ending in "
+                "TPReadOnlyDataService.asmx"
+            ),
+            school=self.school_name,
+        )
+
+
+def _fault_reason(content: bytes) -> str | None:
+    """The reason of a SOAP 1.1 or 1.2 fault, without ASP.NET's wrapper; None if not a fault."""
+    try:
+        root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    for path in _FAULT_REASONS:
+        text: str | None = root.findtext(path)
+        if text is not None:
+            # "Server was unable to process request. ---> Invalid username or password"
+            return text.rpartition("--->")[2].strip() or text.strip()
+    return None
