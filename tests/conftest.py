@@ -7,6 +7,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -56,3 +58,15 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     yield
+
+
+class RawText(SingleFileSnapshotExtension):
+    """One readable text file per snapshot (STYLE.md, "golden cases as files")."""
+
+    file_extension = "raw"
+    _write_mode = WriteMode.TEXT
+
+
+@pytest.fixture
+def raw(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(RawText)

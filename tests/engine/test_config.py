@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from engine.config import (
     SchoolConfig,
@@ -24,16 +23,6 @@ from engine.yamlfile import Locator, Problem, load_yaml, schema_problems
 REPO = Path(__file__).resolve().parents[2]
 CASES = Path("tests/cases/schools")  # relative, so snapshots hold stable paths
 CASE_NAMES = sorted(p.stem for p in (REPO / CASES).glob("*.yaml"))
-
-
-class RawText(SingleFileSnapshotExtension):
-    file_extension = "raw"
-    _write_mode = WriteMode.TEXT
-
-
-@pytest.fixture
-def raw(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    return snapshot.use_extension(RawText)
 
 
 @pytest.fixture(autouse=True)

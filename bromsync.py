@@ -1,0 +1,301 @@
+"""bromsync: sync pupils, staff and pre-admissions from Bromcom to ParentPay.
+
+The command line only: each command parses its arguments, calls one engine function and
+renders the result. The engine never prints; it reports through events and result objects.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import BromsyncError, ConfigError
+from engine.events import Event
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _state_dir(value: str | None) -> Path:
+    return Path(value or os.environ.get("BROMSYNC_STATE_DIR") or "state")
+
+
+def _echo_event(event: Event) -> None:
+    click.echo(f"  {event.school} · {event.stage}: {event.message}", err=True)
+
+
+def _fail(error: BromsyncError) -> int:
+    click.secho(f"error: {error}", fg="red", err=True)
+    return error.exit_code
+
+
+def _guarded(body: Callable[[], int]) -> int:
+    """The one error boundary: expected errors as a message, unexpected ones to a log file."""
+    try:
+        return body()
+    except BromsyncError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception:  # noqa: BLE001 - the boundary is meant to catch everything
+        fd, name = tempfile.mkstemp(prefix="bromsync-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as log:
+            traceback.print_exc(file=log)
+        click.secho(
+            f"bromsync failed unexpectedly; the traceback was written to {name}. "
+            "Please send that file to the bromsync maintainers.",
+            fg="red",
+            err=True,
+        )
+        return 1
+
+
+def _finish(code: int) -> None:
+    sys.exit(code)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="bromsync")
+def cli() -> None:
+    """Sync pupils, staff and pre-admissions from the Bromcom MIS to ParentPay.
+
+    Each school is a YAML file (see schools/ and README.md). `plan` shows what would change,
+    `apply` pushes a reviewed plan, `run` does both. State lives in BROMSYNC_STATE_DIR
+    (default ./state), one DuckDB file per school.
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check school files and mapping files; print every problem as path:line:col: message.
+
+    For each school file, the mappings of its upload options are checked too. Exit 0 when
+    everything is valid, 2 otherwise.
+    """
+
+    def body() -> int:
+        from engine.validate import validate_files
+
+        problems, checked = validate_files(list(files))
+        for problem in problems:
+            click.echo(str(problem))
+        noun = "file" if checked == 1 else "files"
+        if problems:
+            click.echo(f"{len(problems)} problem(s) in {checked} {noun} checked", err=True)
+            return 2
+        click.echo(f"{checked} {noun} valid", err=True)
+        return 0
+
+    _finish(_guarded(body))
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state]."
+    )(func)
+    func = click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the Markdown report.")(func)
+    return func
+
+
+def _load_schools(files: Sequence[Path]) -> list[Any]:
+    """Every school file loaded, or one ConfigError naming all problems (exit 2 before any school runs)."""
+    from engine.config import load_school
+
+    schools, problems = [], []
+    for path in files:
+        try:
+            schools.append(load_school(path))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError("the school files have problems:\n" + "\n".join(problems), problems=problems)
+    return schools
+
+
+def _report(results: Sequence[Any]) -> int:
+    from engine.runner import overall_exit_code
+
+    for r in results:
+        mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
+        label = f"{r.name} ({r.urn})" if r.urn else r.name
+        click.secho(f"{mark} {label}: {r.message}", fg=colour)
+        if r.plan_paths:
+            click.echo(f"    plan: {r.plan_paths[1]}")
+        for rejected in r.rejected[:20]:
+            click.echo(f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
+                       f"{rejected['code']}: {rejected['message']}")
+        if len(r.rejected) > 20:
+            click.echo(f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)")
+    return overall_exit_code(r.exit_code for r in results)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for <urn>.plan.json and <urn>.plan.md.")
+@click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
+@_common_options
+def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state_dir: str | None,
+         show_sensitive: bool) -> None:
+    """Fetch from Bromcom, check and diff; write each school's plan. Pushes nothing.
+
+    Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
+    failed; 2 bad configuration.
+    """
+
+    def body() -> int:
+        from engine.pipeline import Options
+        from engine.runner import run_schools
+
+        schools = _load_schools(files)
+        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
+                          allow_mass_archive=allow_mass_archive, on_event=_echo_event)
+        return _report(run_schools(schools, options, command="plan"))
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("planfile", type=click.Path(path_type=Path))
+@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+def apply(planfile: Path, state_dir: str | None) -> None:
+    """Push exactly the changes of PLANFILE to ParentPay.
+
+    Refused if the plan was edited, was blocked, or its baseline is no longer the school's last
+    acknowledged upload. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    """
+
+    def body() -> int:
+        from engine.pipeline import Options, apply_plan
+
+        result = apply_plan(planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event))
+        return _report([result])
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Schools synced at once.")
+@click.option("--shard", default=None, metavar="I/N", help="Only the I-th of N shares of the files (1-based), for CI fan-out.")
+@click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
+@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Also write each plan here.")
+@_common_options
+def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archive: bool,
+        out_dir: Path | None, state_dir: str | None, show_sensitive: bool) -> None:
+    """Plan and apply each school; one school's failure does not stop the others.
+
+    Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
+    2 bad configuration (nothing runs). Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    """
+
+    def body() -> int:
+        from engine.pipeline import Options
+        from engine.runner import pick_shard, run_schools
+
+        chosen = pick_shard(list(files), shard)
+        schools = _load_schools(chosen)
+        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
+                          allow_mass_archive=allow_mass_archive, on_event=_echo_event)
+        return _report(run_schools(schools, options, command="run", jobs=jobs))
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("query")
+@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+def sql(file: Path, query: str, state_dir: str | None) -> None:
+    """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
+
+    def body() -> int:
+        from engine.config import load_school
+        from engine.stage import query_state
+
+        school = load_school(file)
+        columns, rows = query_state(_state_dir(state_dir), school.urn, query)
+        click.echo(_table(columns, rows))
+        return 0
+
+    _finish(_guarded(body))
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+    out = [line(columns), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--dir", "workdir", default="bromsync-demo", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the demo's data, school file, state and plan.")
+@click.option("--seed", default=2026, show_default=True, help="Seed of the generated school.")
+@click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report.")
+def demo(workdir: Path, seed: int, show_sensitive: bool) -> None:
+    """Generate a school, start both simulators on loopback, sync it, and print the report."""
+
+    def body() -> int:
+        from simulators.demo import run_demo
+
+        return run_demo(workdir, seed=seed, show_sensitive=show_sensitive, echo=click.echo)
+
+    _finish(_guarded(body))
+
+
+@cli.group(context_settings=CONTEXT)
+def simulate() -> None:
+    """Start a simulator of Bromcom or ParentPay on loopback, for trials and tests."""
+
+
+@simulate.command("bromcom", context_settings=CONTEXT)
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset folder: one sub-folder per MIS OrgID (see simulators/bromcom/README.md).")
+@click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
+def simulate_bromcom(data_dir: Path, port: int) -> None:
+    """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder."""
+
+    def body() -> int:
+        from simulators.bromcom import serve
+
+        serve(data_dir, port)
+        return 0
+
+    _finish(_guarded(body))
+
+
+@simulate.command("parentpay", context_settings=CONTEXT)
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder where the simulator keeps its records (created if missing).")
+@click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--token", default=None, help="Bearer token to accept [env BROMSYNC_PARENTPAY_TOKEN, default 'demo-token'].")
+@click.option("--site", "sites", multiple=True, type=int, help="A site id to serve (repeatable).")
+def simulate_parentpay(data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]) -> None:
+    """Serve the ParentPay People API (CONTRACTS 5), persisted in --data."""
+
+    def body() -> int:
+        from simulators.parentpay import serve
+
+        serve(data_dir, port, token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token", sites)
+        return 0
+
+    _finish(_guarded(body))
+
+
+def main() -> None:
+    cli(prog_name="bromsync")
+
+
+if __name__ == "__main__":
+    main()

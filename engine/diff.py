@@ -1,0 +1,102 @@
+"""Diff: what must change in ParentPay so that it matches today's mapped records.
+
+The baseline is the last acknowledged state of each record (`State.uploaded`), never a fresh
+read of ParentPay: what bromsync has not seen acknowledged it does not assume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.records import Record
+
+OPS = ("create", "update", "archive", "restore", "convert")
+TYPES = ("pupil", "staff", "preadmission")
+# Within one record, a restore must reach ParentPay before the update that follows it.
+_OP_ORDER = {"restore": 0, "convert": 1, "create": 1, "update": 2, "archive": 3}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One operation for ParentPay, with the old values of what it changes."""
+
+    op: str
+    type: str
+    mis_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "type": self.type, "mis_id": self.mis_id, "fields": self.fields}
+        if self.before is not None:
+            out["before"] = self.before
+        return out
+
+
+def natural_key(mis_id: str) -> tuple[bool, int, str]:
+    """Numeric IDs in numeric order, then the rest alphabetically."""
+    return (not mis_id.isdigit(), int(mis_id) if mis_id.isdigit() else 0, mis_id)
+
+
+def empty_summary() -> dict[str, dict[str, int]]:
+    return {t: {op: 0 for op in (*OPS, "unchanged")} for t in TYPES}
+
+
+def diff(
+    records: Iterable[Record],
+    baseline: Mapping[str, Record],
+    *,
+    types: Collection[str],
+    held: Collection[str] = (),
+) -> tuple[list[Change], dict[str, dict[str, int]]]:
+    """Changes turning `baseline` into `records` for the record `types` being uploaded.
+
+    Records of other types are left alone (a school that stops uploading staff does not archive
+    them), and so are `held` ones: a record held back by a check is neither updated nor archived.
+    """
+    changes: list[Change] = []
+    summary = empty_summary()
+    current = {r["mis_id"]: r for r in records}
+    for mis_id, record in current.items():
+        old = baseline.get(mis_id)
+        kind = record["type"]
+        if old is None:
+            changes.append(Change("create", kind, mis_id, dict(record["fields"])))
+            continue
+        if old["status"] == "archived":
+            changes.append(Change("restore", old["type"], mis_id))
+        if old["type"] == "preadmission" and kind == "pupil":
+            # PARENTPAY.md: a pre-admission on roll keeps its account; never archive + create.
+            changes.append(Change("convert", kind, mis_id, dict(record["fields"])))
+            continue
+        after = {k: v for k, v in record["fields"].items() if old["fields"].get(k, None) != v or k not in old["fields"]}
+        if after:
+            before = {k: old["fields"].get(k) for k in after}
+            changes.append(Change("update", kind, mis_id, after, before))
+        elif old["status"] != "archived":
+            summary[kind]["unchanged"] += 1
+    for mis_id, old in baseline.items():
+        if old["type"] not in types or mis_id in current or mis_id in held or old["status"] == "archived":
+            continue
+        changes.append(Change("archive", old["type"], mis_id))
+    for change in changes:
+        summary[change.type][change.op] += 1
+    changes.sort(key=lambda c: (TYPES.index(c.type), natural_key(c.mis_id), _OP_ORDER[c.op]))
+    return changes, summary
+
+
+def apply_change(state: Record | None, change: Change) -> Record:
+    """The record's state in ParentPay once `change` has been applied to `state`."""
+    if change.op in ("create", "convert"):
+        return {"mis_id": change.mis_id, "type": change.type, "status": "active", "fields": dict(change.fields)}
+    assert state is not None, f"{change.op} of {change.mis_id} without a known state"
+    new = {**state, "fields": dict(state["fields"])}
+    if change.op == "update":
+        new["fields"].update(change.fields)
+    elif change.op == "archive":
+        new["status"] = "archived"
+    elif change.op == "restore":
+        new["status"] = "active"
+    return new

@@ -1,0 +1,94 @@
+"""The JMESPath functions the mapping language adds, all in one place.
+
+JMESPath cannot say "on today's date" or "case-insensitively", so the mappings get a few named
+functions instead of Python per field. Each is documented in `mappings/README.md`; keep the two
+in step. Dates in mapping documents are ISO strings (`2016-06-02T00:00:00`), the wall-clock time
+Bromcom wrote, so a date's first ten characters are its day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import jmespath
+from jmespath import functions
+
+
+def iso_day(value: object) -> str | None:
+    """The `YYYY-MM-DD` day of an ISO date or datetime string; None for null or empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    return str(value)[:10]
+
+
+class MappingFunctions(functions.Functions):
+    """Custom functions bound to one school's settings and one day."""
+
+    def __init__(self, *, today: dt.date, settings: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.today_iso = today.isoformat()
+        self.today = today
+        self.settings = settings
+
+    @functions.signature()
+    def _func_today(self) -> str:
+        """today() -> the run's date as YYYY-MM-DD (BROMSYNC_TODAY if set)."""
+        return self.today_iso
+
+    @functions.signature({"types": ["string", "null"]})
+    def _func_date(self, value: str | None) -> str | None:
+        """date(x) -> the YYYY-MM-DD day of a date/datetime, as written (never shifted)."""
+        return iso_day(value)
+
+    @functions.signature({"types": ["string", "null"]}, {"types": ["string", "null"]})
+    def _func_current(self, start: str | None, end: str | None) -> bool:
+        """current(start, end) -> true when start <= today <= end; a null bound is open."""
+        start_day, end_day = iso_day(start), iso_day(end)
+        return (start_day is None or start_day <= self.today_iso) and (
+            end_day is None or end_day >= self.today_iso
+        )
+
+    @functions.signature({"types": ["string"]})
+    def _func_setting(self, name: str) -> Any:
+        """setting(name) -> a value from the school file (see mappings/README.md for names)."""
+        if name not in self.settings:
+            known = ", ".join(sorted(self.settings))
+            raise jmespath.exceptions.JMESPathError(f"unknown setting {name!r}; known: {known}")
+        return self.settings[name]
+
+    @functions.signature({"types": ["string", "null"]})
+    def _func_year_code(self, value: str | None) -> str | None:
+        """year_code(x) -> x after the school's year_code_aliases; otherwise x unchanged."""
+        if value is None:
+            return None
+        aliases: Mapping[str, str] = self.settings.get("year_code_aliases", {})
+        return aliases.get(value, value)
+
+    @functions.signature({"types": ["array"]}, {"types": ["string", "null"]})
+    def _func_icontains(self, haystack: list[Any], needle: str | None) -> bool:
+        """icontains(list, s) -> true when s equals an item of list, ignoring case."""
+        if needle is None:
+            return False
+        folded = needle.casefold()
+        return any(isinstance(item, str) and item.casefold() == folded for item in haystack)
+
+    @functions.signature({"types": ["string", "null"]}, {"types": ["string"]})
+    def _func_age_on(self, dob: str | None, month_day: str) -> int | None:
+        """age_on(dob, 'MM-DD') -> age in whole years on the last MM-DD on or before today.
+
+        With '08-31' this is England's cohort rule: a Reception child is 4 on the 31 August
+        that began the school year.
+        """
+        day = iso_day(dob)
+        if day is None:
+            return None
+        born = dt.date.fromisoformat(day)
+        month, mday = (int(part) for part in month_day.split("-"))
+        on = dt.date(self.today.year, month, mday)
+        if on > self.today:
+            on = dt.date(self.today.year - 1, month, mday)
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

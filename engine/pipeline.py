@@ -1,0 +1,278 @@
+"""The pipeline: wires config -> extract -> transform -> stage -> diff -> plan -> push.
+
+Each public function handles one school and returns a `SchoolResult`; errors a person can act
+on are caught here, recorded in the school's state, and turned into that school's exit code,
+so one school's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import clock
+from engine.config import SchoolConfig
+from engine.diff import apply_change, diff
+from engine.errors import BromsyncError, PlanError
+from engine.events import Event, EventSink, ignore
+from engine.extract import fetch_entities
+from engine.functions import MappingFunctions
+from engine.mapping import Mapping, load_mappings
+from engine.plan import Plan, archive_guard, build_plan, consent_guard, read_plan, write_plan
+from engine.records import Record
+from engine.report import render_markdown
+from engine.sources import SOURCES, Source
+from engine.stage import State, state_path
+from engine.targets import TARGETS, OpResult, Target
+from engine.transform import Transformed, transform
+
+
+@dataclass
+class SchoolResult:
+    """What happened to one school."""
+
+    name: str
+    urn: int | None
+    exit_code: int
+    message: str
+    plan: Plan | None = None
+    plan_paths: tuple[Path, Path] | None = None
+    applied: int = 0
+    rejected: list[OpResult] = field(default_factory=list)
+    state: Path | None = None
+    error: BromsyncError | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a plan or run behaves; the CLI builds one from its flags."""
+
+    state_dir: Path
+    out_dir: Path | None = None
+    allow_mass_archive: bool = False
+    show_sensitive: bool = False
+    mappings_dir: Path | None = None
+    on_event: EventSink = ignore
+    source_factory: Callable[[SchoolConfig], Source] | None = None
+    target_factory: Callable[[], Target] | None = None
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+def _settings(school: SchoolConfig, mapping: Mapping) -> dict[str, Any]:
+    """The school-file values mapping expressions may read with setting(name)."""
+    return {
+        "lawful_basis": school.lawful_basis,
+        "include_enrolment_statuses": list(school.include_enrolment_statuses),
+        "staff_id_prefix": school.staff_id_prefix,
+        "ufsm_year_codes": list(school.ufsm_year_codes),
+        "year_code_aliases": dict(school.year_code_aliases),
+        "dietary_allow": list(school.dietary_allow),
+    }
+
+
+def _make_plan(school: SchoolConfig, options: Options, state: State, run_id: str) -> tuple[Plan, str]:
+    """Fetch, map, stage, check and diff one school; the plan and its Markdown report."""
+    today = clock.today()
+    say = options.on_event
+    mappings = load_mappings(school.options, options.mappings_dir)
+    source = (options.source_factory or SOURCES["bromcom"])(school)
+    needed = [entity for m in mappings for entity in m.entities()]
+    fetched = fetch_entities(source, needed, school=school.name, on_event=say)
+    for table, seconds in fetched.values():
+        state.save_raw(run_id, table, seconds)
+    tables = {name: table for name, (table, _) in fetched.items()}
+
+    results: list[Transformed] = []
+    for mapping in mappings:
+        functions = MappingFunctions(today=today, settings=_settings(school, mapping))
+        done = transform(mapping, tables, functions=functions, consent_required=school.lawful_basis == "consent")
+        results.append(done)
+        say(Event(school.name, "map", f"{mapping.option}: {len(done.records)} records, {len(done.held)} held back"))
+
+    records = [r for t in results for r in t.records]
+    held_ids = {m for t in results for m in t.held}
+    hits = [hit for t in results for hit in t.checks]
+    state.save_records(run_id, records, [])
+    state.save_checks(run_id, hits)
+
+    baseline = state.uploaded()
+    changes, summary = diff(records, baseline, types={t.type for t in results}, held=held_ids)
+    reason = consent_guard(school, {t.type: (len(t.records) + len(t.held), t.no_consent) for t in results})
+    if reason is None and not options.allow_mass_archive:
+        reason = archive_guard(school, summary, baseline)
+    plan = build_plan(
+        school=school,
+        run_id=run_id,
+        today=today.isoformat(),
+        baseline_id=state.baseline_id(),
+        changes=changes,
+        summary=summary,
+        checks=hits,
+        no_consent=sum(t.no_consent for t in results),
+        left_out={t.type: t.left_out for t in results},
+        blocked_reason=reason,
+    )
+    people: dict[str, Record] = {**baseline, **{r["mis_id"]: r for r in records}}
+    markdown = render_markdown(plan, people=people, show_sensitive=options.show_sensitive)
+    say(Event(school.name, "plan", f"{len(changes)} changes" + (" (blocked)" if reason else "")))
+    return plan, markdown
+
+
+def _plan_exit_code(plan: Plan) -> int:
+    held = any(c["severity"] == "error" for c in plan.data["checks"])
+    return 3 if plan.blocked or held else 0
+
+
+def plan_school(school: SchoolConfig, options: Options) -> SchoolResult:
+    """`bromsync plan` for one school: writes the plan files, pushes nothing."""
+    return _with_state(school, options, "plan", _plan_only)
+
+
+def run_school(school: SchoolConfig, options: Options) -> SchoolResult:
+    """`bromsync run` for one school: plan, then apply unless a guard blocked it."""
+    return _with_state(school, options, "run", _plan_and_apply)
+
+
+def _with_state(
+    school: SchoolConfig,
+    options: Options,
+    command: str,
+    body: Callable[[SchoolConfig, Options, State, str], SchoolResult],
+) -> SchoolResult:
+    path = state_path(options.state_dir, school.urn)
+    run_id = new_run_id()
+    try:
+        state = State(path)
+    except BromsyncError as exc:
+        return SchoolResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
+    with state:
+        state.start_run(run_id, urn=school.urn, school=school.name, command=command, today=clock.today())
+        try:
+            result = body(school, options, state, run_id)
+        except BromsyncError as exc:
+            state.finish_run(run_id, status="failed", message=str(exc))
+            return SchoolResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
+        except BaseException as exc:
+            state.finish_run(run_id, status="crashed", message=repr(exc))
+            raise
+        plan = result.plan
+        state.finish_run(
+            run_id,
+            status={0: "ok", 3: "incomplete"}.get(result.exit_code, "failed"),
+            baseline=plan.baseline if plan else None,
+            plan_digest=plan.digest if plan else None,
+            summary=plan.data["summary"] if plan else None,
+            message=result.message,
+        )
+    result.state = path
+    return result
+
+
+def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
+    plan, markdown = _make_plan(school, options, state, run_id)
+    paths = write_plan(plan, options.out_dir or Path("plans"), markdown)
+    code = _plan_exit_code(plan)
+    return SchoolResult(school.name, school.urn, code, _plan_message(plan), plan=plan, plan_paths=paths)
+
+
+def _plan_message(plan: Plan) -> str:
+    from engine.plan import summary_line
+
+    if plan.blocked:
+        return f"blocked: {plan.data['blocked_reason']}"
+    held = sum(len(c["records"]) for c in plan.data["checks"] if c["severity"] == "error")
+    tail = f"; {held} held back by checks" if held else ""
+    return summary_line(plan.data["summary"]) + tail
+
+
+def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
+    plan, markdown = _make_plan(school, options, state, run_id)
+    paths = write_plan(plan, options.out_dir, markdown) if options.out_dir else None
+    if plan.blocked:
+        return SchoolResult(school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_paths=paths)
+    target = (options.target_factory or TARGETS["parentpay"])()
+    result = _push(plan, state, target, run_id, school.name, options.on_event)
+    result.plan_paths = paths
+    if result.exit_code == 0 and _plan_exit_code(plan) == 3:
+        result.exit_code = 3
+        result.message += "; " + _plan_message(plan)
+    return result
+
+
+def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
+    """`bromsync apply`: push exactly the plan in `plan_path`, if it is still current."""
+    plan = read_plan(plan_path)
+    name = plan.data["school"]["name"]
+    if plan.blocked:
+        raise PlanError(
+            f"{plan_path} is blocked ({plan.data['blocked_reason']}); nothing was pushed. "
+            "Make a new plan (with --allow-mass-archive if the archives are real)."
+        )
+    path = state_path(options.state_dir, plan.urn)
+    with State(path) as state:
+        current = state.baseline_id()
+        if current != plan.baseline:
+            raise PlanError(
+                f"{plan_path} is stale: it was planned against upload {plan.baseline or '(none)'}, "
+                f"but ParentPay has since acknowledged upload {current}. Nothing was pushed; run "
+                "`bromsync plan` again and review the new plan."
+            )
+        run_id = new_run_id()
+        state.start_run(run_id, urn=plan.urn, school=name, command="apply", today=clock.today())
+        try:
+            target = (options.target_factory or TARGETS["parentpay"])()
+            result = _push(plan, state, target, run_id, name, options.on_event)
+        except BromsyncError as exc:
+            state.finish_run(run_id, status="failed", message=str(exc))
+            raise
+        state.finish_run(
+            run_id,
+            status="ok" if result.exit_code == 0 else "incomplete",
+            baseline=plan.baseline,
+            plan_digest=plan.digest,
+            summary=plan.data["summary"],
+            message=result.message,
+        )
+    result.state = path
+    return result
+
+
+def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say: EventSink) -> SchoolResult:
+    operations = plan.operations()
+    changes = plan.changes()
+    if not operations:
+        return SchoolResult(name, plan.urn, 0, "nothing to push: ParentPay already matches", plan=plan)
+    known = state.uploaded()
+    key_prefix = f"bromsync-{plan.urn}-{plan.digest[:24]}"
+
+    def acknowledge(batch: int, batches: int, results: list[OpResult]) -> None:
+        new_states = []
+        for result in results:
+            if result["status"] == "applied":
+                change = changes[result["index"]]
+                known[change.mis_id] = apply_change(known.get(change.mis_id), change)
+                new_states.append(known[change.mis_id])
+        state.acknowledge(
+            run_id=run_id,
+            plan_digest=plan.digest,
+            batch=batch,
+            key=f"{key_prefix}-{batch:04d}",
+            upload_id=results[0]["upload_id"],
+            results=results,
+            new_states=new_states,
+        )
+        say(Event(name, "push", f"batch {batch + 1}/{batches}: {sum(1 for r in results if r['status'] == 'applied')} applied"))
+
+    pushed = target.push(plan.data["site_id"], operations, key_prefix, on_batch=acknowledge)
+    rejected = [r for r in pushed.results if r["status"] == "rejected"]
+    message = f"{pushed.applied} applied" + (f", {len(rejected)} rejected by ParentPay" if rejected else "")
+    return SchoolResult(
+        name, plan.urn, 3 if rejected else 0, message, plan=plan, applied=pushed.applied, rejected=rejected
+    )

@@ -1,0 +1,1 @@
+"""The mapping files shipped with bromsync (data only; see README.md here)."""
