@@ -1,0 +1,27 @@
+"""A loopback simulator of Bromcom's third-party read-only SOAP service (TPReadOnlyDataService).
+
+See README.md here for the dataset folder it serves, the faults it answers and the test hooks.
+It shares no code with the engine's SOAP client (STYLE.md: a reader tested only against its
+own writer proves nothing).
+"""
+
+from __future__ import annotations
+
+from .catalogue import CATALOGUE, catalogue_columns
+from .faults import Fault
+from .filter import FilterError, compile_filter
+from .server import SERVICE_PATH, BromcomSimulator, LoggedRequest, serve
+from .store import DataError
+
+__all__ = [
+    "CATALOGUE",
+    "SERVICE_PATH",
+    "BromcomSimulator",
+    "DataError",
+    "Fault",
+    "FilterError",
+    "LoggedRequest",
+    "catalogue_columns",
+    "compile_filter",
+    "serve",
+]
