@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import shutil
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
@@ -70,3 +76,86 @@ class RawText(SingleFileSnapshotExtension):
 @pytest.fixture
 def raw(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(RawText)
+
+
+# -- the fixture school, served by the real simulators on loopback ------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_TODAY = "2026-11-28"
+FIXTURE_PASSWORD = "fixture-password"
+PARENTPAY_TOKEN = "test-token"
+SITE_ID = 5001
+
+
+@dataclass
+class Stack:
+    """The fixture school wired to both simulators: edit `data`, run bromsync, read `parentpay`."""
+
+    root: Path
+    data: Path  # the Bromcom dataset folder (a copy, safe to edit)
+    school_file: Path
+    state_dir: Path
+    plans: Path
+    bromcom: Any
+    parentpay: Any
+
+    def entity(self, name: str) -> dict[str, Any]:
+        return json.loads((self.data / "20001" / f"{name}.json").read_text(encoding="utf-8"))
+
+    def save_entity(self, name: str, content: dict[str, Any]) -> None:
+        path = self.data / "20001" / f"{name}.json"
+        path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+        # The simulator re-reads a file when its mtime changes; make sure it does.
+        stamp = path.stat().st_mtime + 2
+        os.utime(path, (stamp, stamp))
+
+    def edit_row(self, entity: str, key: str, value: Any, **changes: Any) -> None:
+        content = self.entity(entity)
+        [row] = [r for r in content["rows"] if r.get(key) == value]
+        row.update(changes)
+        self.save_entity(entity, content)
+
+    def permitted(self) -> list[str]:
+        path = self.data / "20001" / "account.json"
+        return list(json.loads(path.read_text(encoding="utf-8"))["permitted"])
+
+    def account(self, **changes: Any) -> None:
+        path = self.data / "20001" / "account.json"
+        content = json.loads(path.read_text(encoding="utf-8"))
+        content.update(changes)
+        path.write_text(json.dumps(content), encoding="utf-8")
+        stamp = path.stat().st_mtime + 2
+        os.utime(path, (stamp, stamp))
+
+
+def write_fixture_school_file(path: Path, url: str, **extra: str) -> None:
+    lines = [
+        "school: {name: Oakfield Primary School, urn: 100001, parentpay_site_id: 5001}",
+        f'bromcom: {{url: "{url}", org_id: 20001, username: parentpay_oakfield, '
+        "password_env: BROMCOM_PASSWORD_OAKFIELD}",
+        "upload: {options: [pupils, staff, preadmissions], lawful_basis: legitimate_interest}",
+        'ufsm: {year_codes: [R, "1", "2"]}',
+        "dietary: {allow: [Nut Allergy]}",
+    ]
+    lines += [f"{key}: {value}" for key, value in extra.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    from simulators.bromcom import BromcomSimulator
+    from simulators.parentpay import ParentPaySimulator
+
+    data = tmp_path / "bromcom"
+    shutil.copytree(FIXTURES / "bromcom", data)
+    monkeypatch.setenv("BROMSYNC_TODAY", FIXTURE_TODAY)
+    monkeypatch.setenv("BROMCOM_PASSWORD_OAKFIELD", FIXTURE_PASSWORD)
+    monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", PARENTPAY_TOKEN)
+    monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
+    with BromcomSimulator(data) as bromcom, ParentPaySimulator(
+        tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
+    ) as parentpay:
+        monkeypatch.setenv("BROMSYNC_PARENTPAY_URL", parentpay.url)
+        school_file = tmp_path / "oakfield.yaml"
+        write_fixture_school_file(school_file, bromcom.url)
+        yield Stack(tmp_path, data, school_file, tmp_path / "state", tmp_path / "plans", bromcom, parentpay)

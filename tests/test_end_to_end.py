@@ -1,0 +1,168 @@
+"""The whole path for the fixture school: Bromcom simulator -> bromsync -> ParentPay simulator."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from bromsync import cli
+from tests.conftest import SITE_ID, Stack
+
+
+def bromsync(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def scrub_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """Volatile values out, so the snapshot holds only what the data decides."""
+    return {**plan, "run_id": "<run_id>", "digest": "<digest>",
+            "baseline": None if plan["baseline"] is None else "<upload_id>"}
+
+
+def people(stack: Stack, status: str = "all") -> dict[str, dict[str, Any]]:
+    return {p["mis_id"]: p for p in stack.parentpay.people(SITE_ID, status=status)}
+
+
+def test_first_run_creates_everyone_then_a_second_run_pushes_nothing(stack: Stack) -> None:
+    first = bromsync("run", str(stack.school_file))
+    assert first.exit_code == 3, first.output  # 1007's "Year 1" is held back by a check
+    assert "12 applied" in first.output
+    assert len(people(stack)) == 12 and "1007" not in people(stack)
+    uploads_before = len([r for r in stack.parentpay.requests if r.method == "POST"])
+
+    second = bromsync("run", str(stack.school_file))
+    assert second.exit_code == 3, second.output
+    assert "nothing to push" in second.output
+    assert len([r for r in stack.parentpay.requests if r.method == "POST"]) == uploads_before
+
+
+def test_plan_json_and_markdown_snapshots(stack: Stack, snapshot: SnapshotAssertion, raw: SnapshotAssertion) -> None:
+    result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    assert result.exit_code == 3, result.output
+    plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
+    assert scrub_plan(plan) == snapshot.use_extension(JSONSnapshotExtension)
+    markdown = (stack.plans / "100001.plan.md").read_text(encoding="utf-8")
+    assert markdown == raw
+    assert stack.parentpay.people(SITE_ID) == []  # plan pushes nothing
+
+
+def test_one_surname_change_is_exactly_one_update(stack: Stack) -> None:
+    assert bromsync("run", str(stack.school_file)).exit_code == 3
+    before = people(stack)
+    stack.edit_row("Students", "StudentID", 1003, LastName="O'Brien-Walsh")
+
+    result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
+    assert plan["changes"] == [
+        {"op": "update", "type": "pupil", "mis_id": "1003",
+         "fields": {"surname": "O'Brien-Walsh", "legal_surname": "O'Brien-Walsh"},
+         "before": {"surname": "O'Brien", "legal_surname": "O'Brien"}}
+    ], result.output
+
+    applied = bromsync("apply", str(stack.plans / "100001.plan.json"))
+    assert "1 applied" in applied.output, applied.output
+    after = people(stack)
+    changed = {m for m in after if after[m] != before[m]}
+    assert changed == {"1003"}
+    assert after["1003"]["fields"] == {**before["1003"]["fields"], "surname": "O'Brien-Walsh",
+                                       "legal_surname": "O'Brien-Walsh"}
+
+
+def test_applying_the_same_plan_twice_is_refused_as_stale(stack: Stack) -> None:
+    bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    plan_file = str(stack.plans / "100001.plan.json")
+    assert bromsync("apply", plan_file).exit_code == 0
+    again = bromsync("apply", plan_file)
+    assert again.exit_code == 2
+    assert "stale" in again.output and "bromsync plan" in again.output
+
+
+def test_an_edited_plan_is_refused(stack: Stack) -> None:
+    bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    path = stack.plans / "100001.plan.json"
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    plan["changes"][0]["fields"]["surname"] = "Changed By Hand"
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    result = bromsync("apply", str(path))
+    assert result.exit_code == 2 and "changed after bromsync wrote it" in result.output
+    assert stack.parentpay.people(SITE_ID) == []
+
+
+@pytest.mark.parametrize(
+    ("break_it", "expected"),
+    [
+        (lambda s: s.account(password="changed-in-bromcom"), "Change password"),
+        (lambda s: s.account(permitted=[e for e in s.permitted() if e != "StudentContacts"]),
+         "StudentContacts"),
+    ],
+    ids=["wrong password", "entity not permitted"],
+)
+def test_source_failures_exit_1_and_push_nothing(stack: Stack, break_it: Any, expected: str) -> None:
+    break_it(stack)
+    result = bromsync("run", str(stack.school_file))
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert stack.parentpay.people(SITE_ID) == []
+    assert not [r for r in stack.parentpay.requests if r.method == "POST"]
+
+
+def test_unreachable_url_exits_1_with_what_to_fix(stack: Stack, tmp_path: Path) -> None:
+    import socket
+
+    from tests.conftest import write_fixture_school_file
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    school = tmp_path / "unreachable.yaml"
+    write_fixture_school_file(school, f"http://127.0.0.1:{port}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx")
+    result = bromsync("run", str(school))
+    assert result.exit_code == 1, result.output
+    assert "did not answer" in result.output and "bromcom.url" in result.output
+    assert stack.parentpay.people(SITE_ID) == []
+
+
+def test_missing_password_variable_is_a_configuration_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROMCOM_PASSWORD_OAKFIELD")
+    result = bromsync("run", str(stack.school_file))
+    assert result.exit_code == 2, result.output
+    assert "BROMCOM_PASSWORD_OAKFIELD" in result.output
+
+
+def test_bad_school_file_exits_2_before_any_school_runs(stack: Stack, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("school: {name: X}\n", encoding="utf-8")
+    result = bromsync("run", str(stack.school_file), str(bad))
+    assert result.exit_code == 2
+    assert stack.parentpay.people(SITE_ID) == []
+
+
+def test_all_clean_run_exits_0(stack: Stack) -> None:
+    stack.edit_row("Students", "StudentID", 1007, YearGroup="1")
+    stack.edit_row("PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700 900321")
+    result = bromsync("run", str(stack.school_file))
+    assert result.exit_code == 0, result.output
+
+
+def test_rejected_operations_exit_3(stack: Stack) -> None:
+    # Once 1007's year group is fixed, its payer's 22-digit mobile is sent as it is (never
+    # trimmed to fit) and ParentPay rejects the record.
+    stack.edit_row("Students", "StudentID", 1007, YearGroup="1")
+    result = bromsync("run", str(stack.school_file))
+    assert result.exit_code == 3, result.output
+    assert "rejected create pupil 1007: invalid" in result.output and "payer_mobile" in result.output
+    assert "1007" not in people(stack)
+
+
+def test_sql_reads_the_state(stack: Stack) -> None:
+    bromsync("run", str(stack.school_file))
+    result = bromsync("sql", str(stack.school_file), "SELECT type, count(*) AS n FROM uploaded GROUP BY type ORDER BY type")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pupil\s+\|\s+8", result.output)
