@@ -21,8 +21,16 @@ from engine.errors import BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
 from engine.extract import fetch_entities
 from engine.functions import MappingFunctions
-from engine.mapping import Mapping, load_mappings
-from engine.plan import Plan, archive_guard, build_plan, consent_guard, read_plan, write_plan
+from engine.mapping import load_mappings
+from engine.plan import (
+    Plan,
+    archive_guard,
+    build_plan,
+    consent_guard,
+    read_plan,
+    summary_line,
+    write_plan,
+)
 from engine.records import Record
 from engine.report import render_markdown
 from engine.sources import SOURCES, Source
@@ -57,6 +65,8 @@ class Options:
     show_sensitive: bool = False
     mappings_dir: Path | None = None
     on_event: EventSink = ignore
+    fetch_jobs: int = 4  # entities fetched at once from one school
+    record_dir: Path | None = None  # save Bromcom's raw responses here (credentials scrubbed)
     source_factory: Callable[[SchoolConfig], Source] | None = None
     target_factory: Callable[[], Target] | None = None
 
@@ -65,7 +75,7 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
-def _settings(school: SchoolConfig, mapping: Mapping) -> dict[str, Any]:
+def _settings(school: SchoolConfig) -> dict[str, Any]:
     """The school-file values mapping expressions may read with setting(name)."""
     return {
         "lawful_basis": school.lawful_basis,
@@ -77,21 +87,32 @@ def _settings(school: SchoolConfig, mapping: Mapping) -> dict[str, Any]:
     }
 
 
-def _make_plan(school: SchoolConfig, options: Options, state: State, run_id: str) -> tuple[Plan, str]:
-    """Fetch, map, stage, check and diff one school; the plan and its Markdown report."""
+def _source(school: SchoolConfig, options: Options) -> Source:
+    if options.source_factory is not None:
+        return options.source_factory(school)
+    if options.record_dir is not None:
+        return SOURCES["bromcom"](school, record_dir=options.record_dir)
+    return SOURCES["bromcom"](school)
+
+
+def compute_plan(school: SchoolConfig, options: Options, state: State, run_id: str) -> tuple[Plan, str]:
+    """Fetch, map, stage, check and diff one school; the plan and its Markdown report.
+
+    Writes the run's raw rows, records and check results to `state`; pushes nothing.
+    """
     today = clock.today()
     say = options.on_event
     mappings = load_mappings(school.options, options.mappings_dir)
-    source = (options.source_factory or SOURCES["bromcom"])(school)
+    source = _source(school, options)
     needed = [entity for m in mappings for entity in m.entities()]
-    fetched = fetch_entities(source, needed, school=school.name, on_event=say)
+    fetched = fetch_entities(source, needed, school=school.name, on_event=say, jobs=options.fetch_jobs)
     for table, seconds in fetched.values():
         state.save_raw(run_id, table, seconds)
     tables = {name: table for name, (table, _) in fetched.items()}
 
     results: list[Transformed] = []
     for mapping in mappings:
-        functions = MappingFunctions(today=today, settings=_settings(school, mapping))
+        functions = MappingFunctions(today=today, settings=_settings(school))
         done = transform(mapping, tables, functions=functions, consent_required=school.lawful_basis == "consent")
         results.append(done)
         say(Event(school.name, "map", f"{mapping.option}: {len(done.records)} records, {len(done.held)} held back"))
@@ -176,15 +197,13 @@ def _with_state(
 
 
 def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
-    plan, markdown = _make_plan(school, options, state, run_id)
+    plan, markdown = compute_plan(school, options, state, run_id)
     paths = write_plan(plan, options.out_dir or Path("plans"), markdown)
     code = _plan_exit_code(plan)
     return SchoolResult(school.name, school.urn, code, _plan_message(plan), plan=plan, plan_paths=paths)
 
 
 def _plan_message(plan: Plan) -> str:
-    from engine.plan import summary_line
-
     if plan.blocked:
         return f"blocked: {plan.data['blocked_reason']}"
     held = sum(len(c["records"]) for c in plan.data["checks"] if c["severity"] == "error")
@@ -193,7 +212,7 @@ def _plan_message(plan: Plan) -> str:
 
 
 def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
-    plan, markdown = _make_plan(school, options, state, run_id)
+    plan, markdown = compute_plan(school, options, state, run_id)
     paths = write_plan(plan, options.out_dir, markdown) if options.out_dir else None
     if plan.blocked:
         return SchoolResult(school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_paths=paths)

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.errors import StateError
-from engine.records import Record
+from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table
 
 _SCHEMA = """
@@ -48,6 +48,26 @@ CREATE TABLE IF NOT EXISTS upload_results (
     upload_id VARCHAR, idx INTEGER, op VARCHAR, type VARCHAR, mis_id VARCHAR,
     status VARCHAR, code VARCHAR, message VARCHAR);
 """
+
+# Typed per-type views of the mapped records, one column per ParentPay field: what SQL checks
+# and analysts query. `staged_<type>` has every run; filter on run_id for one run.
+_FIELD_SQL = {"fsm": "(fields->>'fsm')::BOOLEAN", "dietary": "CAST(fields->'dietary' AS VARCHAR[])"}
+
+
+def _text(name: str) -> str:
+    return f"fields->>'{name}'"
+
+
+def _staged_views() -> str:
+    out = []
+    for kind, names in RECORD_FIELDS.items():
+        columns = ", ".join(f"{_FIELD_SQL.get(n, _text(n))} AS {n}" for n in names)
+        out.append(
+            f"CREATE OR REPLACE VIEW staged_{kind} AS SELECT run_id, mis_id, held, {columns} "
+            f"FROM records WHERE type = '{kind}';"
+        )
+    return "\n".join(out)
+
 
 _ARROW_TYPES = {
     "int": pa.int64(),
@@ -81,6 +101,7 @@ class State:
             self.con = duckdb.connect(str(path), read_only=read_only)
             if not read_only:
                 self.con.execute(_SCHEMA)
+                self.con.execute(_staged_views())
         except (duckdb.Error, OSError) as exc:
             raise StateError(
                 f"cannot open the state file {path}: {exc}. If another bromsync is running "

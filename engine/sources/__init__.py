@@ -45,13 +45,14 @@ class Source(Protocol):
         ...
 
 
-SourceFactory = Callable[["SchoolConfig"], Source]
+# A factory builds a school's source; keyword options (e.g. record_dir) are source-specific.
+SourceFactory = Callable[..., Source]
 
 
-def _bromcom(school: SchoolConfig) -> Source:
+def _bromcom(school: SchoolConfig, **options: object) -> Source:
     from engine.sources.bromcom import BromcomSource
 
-    return BromcomSource.for_school(school)
+    return BromcomSource.for_school(school, **options)  # type: ignore[arg-type]
 
 
 SOURCES: dict[str, SourceFactory] = {"bromcom": _bromcom}
