@@ -87,7 +87,8 @@ class Plan:
 
     @property
     def baseline(self) -> str | None:
-        return self.data["baseline"]
+        value = self.data["baseline"]
+        return None if value is None else str(value)
 
     @property
     def digest(self) -> str:

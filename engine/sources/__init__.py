@@ -52,7 +52,7 @@ SourceFactory = Callable[..., Source]
 def _bromcom(school: SchoolConfig, **options: object) -> Source:
     from engine.sources.bromcom import BromcomSource
 
-    return BromcomSource.for_school(school, **options)  # type: ignore[arg-type]
+    return BromcomSource.for_school(school, **options)
 
 
 SOURCES: dict[str, SourceFactory] = {"bromcom": _bromcom}

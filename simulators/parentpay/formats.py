@@ -22,11 +22,11 @@ _PUPIL = (
 )  # fmt: skip
 FIELDS: dict[str, tuple[str, ...]] = {
     "pupil": _PUPIL,
-    "preadmission": tuple(f for f in _PUPIL if f != "reg_group") + ("admission_date",),
+    "preadmission": (*(f for f in _PUPIL if f != "reg_group"), "admission_date"),
     "staff": ("title", "forename", "surname", "email", "mobile"),
 }
 
-YEAR_CODES = ("N1", "N2", "R") + tuple(str(n) for n in range(1, 15))
+YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
 GENDERS = ("M", "F", "X")
 MAX_MOBILE_DIGITS = 15
 MAX_MIS_ID_LENGTH = 64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import re
@@ -80,10 +81,8 @@ class Server(ThreadingHTTPServer):
     def cut_connections(self) -> None:
         with self._open_lock:
             for sock in self._open:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class Handler(BaseHTTPRequestHandler):
