@@ -102,6 +102,13 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state]."
     )(func)
     func = click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the Markdown report.")(func)
+    func = click.option(
+        "--record", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
+             "`bromsync simulate bromcom --replay`.",
+    )(func)
+    func = click.option("--fetch-jobs", default=4, show_default=True, type=click.IntRange(1, 16),
+                        help="Bromcom entities fetched at once for one school.")(func)
     return func
 
 
@@ -144,7 +151,7 @@ def _report(results: Sequence[Any]) -> int:
 @click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
 @_common_options
 def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state_dir: str | None,
-         show_sensitive: bool) -> None:
+         show_sensitive: bool, record: Path | None, fetch_jobs: int) -> None:
     """Fetch from Bromcom, check and diff; write each school's plan. Pushes nothing.
 
     Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
@@ -157,7 +164,8 @@ def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state
 
         schools = _load_schools(files)
         options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
-                          allow_mass_archive=allow_mass_archive, on_event=_echo_event)
+                          allow_mass_archive=allow_mass_archive, on_event=_echo_event,
+                          record_dir=record, fetch_jobs=fetch_jobs)
         return _report(run_schools(schools, options, command="plan"))
 
     _finish(_guarded(body))
@@ -190,7 +198,8 @@ def apply(planfile: Path, state_dir: str | None) -> None:
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Also write each plan here.")
 @_common_options
 def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archive: bool,
-        out_dir: Path | None, state_dir: str | None, show_sensitive: bool) -> None:
+        out_dir: Path | None, state_dir: str | None, show_sensitive: bool, record: Path | None,
+        fetch_jobs: int) -> None:
     """Plan and apply each school; one school's failure does not stop the others.
 
     Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
@@ -204,7 +213,8 @@ def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archiv
         chosen = pick_shard(list(files), shard)
         schools = _load_schools(chosen)
         options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
-                          allow_mass_archive=allow_mass_archive, on_event=_echo_event)
+                          allow_mass_archive=allow_mass_archive, on_event=_echo_event,
+                          record_dir=record, fetch_jobs=fetch_jobs)
         return _report(run_schools(schools, options, command="run", jobs=jobs))
 
     _finish(_guarded(body))
@@ -263,16 +273,26 @@ def simulate() -> None:
 
 
 @simulate.command("bromcom", context_settings=CONTEXT)
-@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Dataset folder: one sub-folder per MIS OrgID (see simulators/bromcom/README.md).")
+@click.option("--replay", "replay_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Serve the responses a run saved with --record, instead of a dataset.")
 @click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
-def simulate_bromcom(data_dir: Path, port: int) -> None:
-    """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder."""
+def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) -> None:
+    """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder or a recording."""
 
     def body() -> int:
-        from simulators.bromcom import serve
+        from simulators.bromcom import ReplayError, serve, serve_replay
 
-        serve(data_dir, port)
+        if (data_dir is None) == (replay_dir is None):
+            raise ConfigError("give exactly one of --data DIR or --replay DIR")
+        try:
+            if replay_dir is not None:
+                serve_replay(replay_dir, port)
+            elif data_dir is not None:
+                serve(data_dir, port)
+        except (ReplayError, ValueError) as exc:
+            raise ConfigError(str(exc)) from exc
         return 0
 
     _finish(_guarded(body))

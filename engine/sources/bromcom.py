@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -36,6 +37,7 @@ from engine.errors import (
 )
 from engine.sources import Table
 from engine.sources.dataset import DataSetError, read_dataset
+from engine.sources.recording import Recorder
 
 __all__ = ["BromcomSource", "sql_literal"]
 
@@ -114,6 +116,7 @@ class BromcomSource:
         read_timeout: float = 300.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        record_dir: Path | str | None = None,
     ) -> None:
         if soap_version not in BINDINGS:
             raise ValueError(
@@ -131,6 +134,14 @@ class BromcomSource:
         self._service: Any = None
         self._client: zeep.Client | None = None
         self._entities: list[str] | None = None
+        # `--record DIR`: every answer goes to DIR/<org_id>/, credentials scrubbed (recording.py).
+        self._recorder: Recorder | None = None
+        if record_dir is not None:
+            self._recorder = Recorder(
+                Path(record_dir) / str(settings.org_id),
+                secrets=(settings.username, os.environ.get(settings.password_env, "")),
+                about={"org_id": settings.org_id, "school": school_name, "url": settings.url},
+            )
 
     @classmethod
     def for_school(cls, school: SchoolConfig, **options: Any) -> BromcomSource:
@@ -208,6 +219,16 @@ class BromcomSource:
                     response = getattr(service, operation)(**args)
             except requests.RequestException as exc:
                 raise self._unreachable(exc) from None
+            if self._recorder is not None:  # before reading: faults are worth replaying too
+                self._recorder.record(
+                    operation=operation,
+                    entity=entity or None,
+                    entity_filter=where if operation == "getEntityDataBySchoolID" else None,
+                    soap_version=self.soap_version,
+                    status=response.status_code,
+                    content_type=response.headers.get("Content-Type", ""),
+                    body=response.content,
+                )
             return self._read(response, what, entity)
 
         return self._retrying(attempt, what)

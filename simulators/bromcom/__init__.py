@@ -1,6 +1,7 @@
 """A loopback simulator of Bromcom's third-party read-only SOAP service (TPReadOnlyDataService).
 
-See README.md here for the dataset folder it serves, the faults it answers and the test hooks.
+See README.md here for the dataset folder it serves, the faults it answers and the test hooks;
+`ReplaySimulator` serves a run recorded with `--record DIR` instead (replay.py).
 It shares no code with the engine's SOAP client (STYLE.md: a reader tested only against its
 own writer proves nothing).
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 from .catalogue import CATALOGUE, catalogue_columns
 from .faults import Fault
 from .filter import FilterError, compile_filter
-from .server import SERVICE_PATH, BromcomSimulator, LoggedRequest, serve
+from .replay import ReplayError, ReplaySimulator, serve_replay
+from .server import SERVICE_PATH, BromcomSimulator, LoggedRequest, SimulatorBase, serve
 from .store import DataError
 
 __all__ = [
@@ -21,7 +23,11 @@ __all__ = [
     "Fault",
     "FilterError",
     "LoggedRequest",
+    "ReplayError",
+    "ReplaySimulator",
+    "SimulatorBase",
     "catalogue_columns",
     "compile_filter",
     "serve",
+    "serve_replay",
 ]

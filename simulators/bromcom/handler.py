@@ -20,7 +20,7 @@ from .faults import Fault
 from .wsdl import operations, wsdl_for
 
 if TYPE_CHECKING:
-    from .server import BromcomSimulator
+    from .server import SimulatorBase
 
 _MAX_BODY = 10 * 1024 * 1024
 _HOST = re.compile(r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
@@ -29,7 +29,7 @@ _HOST = re.compile(r"(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # an idle keep-alive connection is dropped after this many seconds
-    sim: BromcomSimulator  # set on the subclass the simulator makes
+    sim: SimulatorBase  # set on the subclass the simulator makes
 
     def version_string(self) -> str:
         return "Microsoft-IIS/10.0"
@@ -79,12 +79,10 @@ class Handler(BaseHTTPRequestHandler):
         request: soap.SoapRequest | None = None
         try:
             request = soap.parse_request(body, version, action)
-            status, payload = (
-                200,
-                soap.response(version, request.operation, self.sim.service.call(request)),
-            )
+            status, content_type, payload = self.sim.answer(request)
         except soap.SoapFault as error:
-            status, payload = 500, soap.fault(version, error)
+            status, content_type = 500, soap.CONTENT_TYPES[version]
+            payload = soap.fault(version, error)
         params = request.params if request else {}
         operation = request.operation if request else None
         entity = params.get("entityName")
@@ -98,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
             _status(status, fault),
             fault,
         )
-        self._send(status, soap.CONTENT_TYPES[version], payload, fault)
+        self._send(status, content_type, payload, fault)
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -8,6 +8,10 @@
 `serve(data_dir, port)` runs one in the foreground for `bromsync simulate bromcom`. Only
 loopback addresses are accepted: the simulator holds made-up but realistic pupil data and
 has no business on a network.
+
+`SimulatorBase` is the HTTP side both simulators share (life cycle, WSDL, envelopes, injected
+faults, request log); a subclass only says how a parsed SOAP request is answered: from a
+dataset folder here, from a recorded run in replay.py.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from . import soap
 from .faults import Fault, FaultQueue
 from .handler import Handler
 from .service import BromcomService
@@ -72,15 +77,11 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-class BromcomSimulator:
-    """A faithful loopback copy of Bromcom's TPReadOnlyDataService, serving `data_dir`."""
+class SimulatorBase:
+    """A loopback TPReadOnlyDataService endpoint; subclasses answer the parsed SOAP requests."""
 
-    def __init__(
-        self, data_dir: Path, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
         self.host = _loopback(host)
-        self.store = DataStore(Path(data_dir))
-        self.service = BromcomService(self.store)
         self.faults = FaultQueue()
         self.verbose = verbose
         self._wanted_port = port
@@ -152,6 +153,12 @@ class BromcomSimulator:
         """The service URL, as a school file's `bromcom.url` holds it."""
         return self.base_url + SERVICE_PATH
 
+    # -- answering ----------------------------------------------------------------------------
+    def answer(self, request: soap.SoapRequest) -> tuple[int, str, bytes]:
+        """(HTTP status, Content-Type, body) for a well-formed SOAP request; raise
+        soap.SoapFault for a fault in the request's SOAP version."""
+        raise NotImplementedError
+
     # -- for tests --------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
         """Queue a fault for the next matching request(s)."""
@@ -201,11 +208,35 @@ class BromcomSimulator:
         self._stopping.wait(seconds)
 
 
+class BromcomSimulator(SimulatorBase):
+    """A faithful loopback copy of Bromcom's TPReadOnlyDataService, serving `data_dir`."""
+
+    def __init__(
+        self, data_dir: Path, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    ) -> None:
+        super().__init__(host, port, verbose=verbose)
+        self.store = DataStore(Path(data_dir))
+        self.service = BromcomService(self.store)
+
+    def answer(self, request: soap.SoapRequest) -> tuple[int, str, bytes]:
+        result = self.service.call(request)
+        return (
+            200,
+            soap.CONTENT_TYPES[request.version],
+            soap.response(request.version, request.operation, result),
+        )
+
+
 def serve(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
     """Serve `data_dir` until Ctrl-C, printing the URL to put in a school file."""
     sim = BromcomSimulator(Path(data_dir), host, port, verbose=True)
+    run_until_interrupted(sim, f"Bromcom simulator serving {data_dir}")
+
+
+def run_until_interrupted(sim: SimulatorBase, what: str) -> None:
+    """Start `sim`, print `what` and its URL, and serve until Ctrl-C (the CLI's `simulate`)."""
     sim.start()
-    print(f"Bromcom simulator serving {data_dir} at {sim.url}", flush=True)
+    print(f"{what} at {sim.url}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         while True:
