@@ -145,6 +145,27 @@ def _report(results: Sequence[Any]) -> int:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+def check(file: Path) -> None:
+    """The set-up test of a school before it goes live; pushes nothing.
+
+    A checklist: the password variable, the URL, credentials, every entity the upload options
+    need, year codes and UFSM years, consent, then a trial pupil plan. Each failure says what to
+    change and where. Exit 0 ready to go live, 3 something to fix, 1 it could not run at all.
+    """
+
+    def body() -> int:
+        from engine.config import load_school
+        from engine.setup_check import render_checklist, run_setup_check
+
+        result = run_setup_check(load_school(file))
+        click.echo(render_checklist(result))
+        return result.exit_code
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
               help="Folder for <urn>.plan.json and <urn>.plan.md.")

@@ -75,7 +75,7 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
-def _settings(school: SchoolConfig) -> dict[str, Any]:
+def school_settings(school: SchoolConfig) -> dict[str, Any]:
     """The school-file values mapping expressions may read with setting(name)."""
     return {
         "lawful_basis": school.lawful_basis,
@@ -112,7 +112,7 @@ def compute_plan(school: SchoolConfig, options: Options, state: State, run_id: s
 
     results: list[Transformed] = []
     for mapping in mappings:
-        functions = MappingFunctions(today=today, settings=_settings(school))
+        functions = MappingFunctions(today=today, settings=school_settings(school))
         done = transform(mapping, tables, functions=functions, consent_required=school.lawful_basis == "consent")
         results.append(done)
         say(Event(school.name, "map", f"{mapping.option}: {len(done.records)} records, {len(done.held)} held back"))
