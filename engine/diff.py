@@ -83,7 +83,10 @@ def diff(
         changes.append(Change("archive", old["type"], mis_id))
     for change in changes:
         summary[change.type][change.op] += 1
-    changes.sort(key=lambda c: (TYPES.index(c.type), natural_key(c.mis_id), _OP_ORDER[c.op]))
+    # Grouped by the type each record ends as, so a record's ops stay together and in order
+    # (an archived pre-admission's restore before its convert to a pupil).
+    final_type = {c.mis_id: c.type for c in changes}
+    changes.sort(key=lambda c: (TYPES.index(final_type[c.mis_id]), natural_key(c.mis_id), _OP_ORDER[c.op]))
     return changes, summary
 
 

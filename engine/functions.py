@@ -76,6 +76,19 @@ class MappingFunctions(functions.Functions):
         folded = needle.casefold()
         return any(isinstance(item, str) and item.casefold() == folded for item in haystack)
 
+    @functions.signature({"types": ["array"]})
+    def _func_unique(self, items: list[Any]) -> list[Any]:
+        """unique(list) -> the items of list without repeats, each where it first appears.
+
+        ParentPay refuses a dietary list that names the same need twice, and Bromcom can hold
+        the same condition twice (two current periods); JMESPath has no way to drop repeats.
+        """
+        out: list[Any] = []
+        for item in items:
+            if item not in out:
+                out.append(item)
+        return out
+
     @functions.signature({"types": ["string", "null"]}, {"types": ["string"]})
     def _func_age_on(self, dob: str | None, month_day: str) -> int | None:
         """age_on(dob, 'MM-DD') -> age in whole years on the last MM-DD on or before today.
