@@ -133,9 +133,12 @@ def _report(results: Sequence[Any]) -> int:
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
         label = f"{r.name} ({r.urn})" if r.urn else r.name
-        click.secho(f"{mark} {label}: {r.message}", fg=colour)
-        if r.plan_paths:
-            click.echo(f"    plan: {r.plan_paths[1]}")
+        # Source errors already open with the school's name and file; do not say it twice.
+        line = r.message if r.message.startswith(f"{r.name} (") else f"{label}: {r.message}"
+        click.secho(f"{mark} {line}", fg=colour)
+        if r.plan_files:
+            click.echo(f"    plan: {r.plan_files.json}")
+            click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
         for rejected in r.rejected[:20]:
             click.echo(f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
                        f"{rejected['code']}: {rejected['message']}")

@@ -90,6 +90,12 @@ def diff(
     return changes, summary
 
 
+def operation_of(change: Change) -> dict[str, Any]:
+    """The ParentPay upload operation of a change (CONTRACTS 5): archive and restore carry no fields."""
+    fields = {} if change.op in ("archive", "restore") else change.fields
+    return {"op": change.op, "type": change.type, "mis_id": change.mis_id, "fields": fields}
+
+
 def apply_change(state: Record | None, change: Change) -> Record:
     """The record's state in ParentPay once `change` has been applied to `state`."""
     if change.op in ("create", "convert"):

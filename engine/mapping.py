@@ -1,10 +1,10 @@
 """Mapping files: declarative specs that turn Bromcom entities into ParentPay records.
 
 A mapping names a root entity, joins other entities to it by key, derives values with
-JMESPath (`let`), decides which rows are uploaded (`include`, `consent`), builds each field
-of the record (`fields`) and checks the result (`checks`). All JMESPath is compiled when the
-mapping loads, so a bad expression is a validation problem with file, line and caret, never a
-failure half-way through a run. The language is described in `mappings/README.md`.
+JMESPath (`let`), decides which rows are uploaded (`include`, `consent`) and builds each
+field of the record (`fields`); checks over the finished records are SQL, in `checks/`.
+All JMESPath is compiled when the mapping loads, so a bad expression is a validation problem
+with file, line and caret, never a failure half-way through a run. The language is described in `mappings/README.md`.
 
 The engine knows no Bromcom column name: every one of them lives in `mappings/*.yaml`.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,6 @@ from jmespath.parser import ParsedResult
 from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
 from engine.yamlfile import Locator, Problem, load_yaml, schema_problems
-
-SEVERITIES = ("error", "warning")
 
 
 def mappings_dir() -> Path:
@@ -64,18 +62,6 @@ class Join:
 
 
 @dataclass(frozen=True)
-class Check:
-    """A rule over the finished record; `error` holds the record back, `warning` reports it."""
-
-    name: str
-    severity: str
-    when: Expr
-    message: str
-    remediation: str
-    detail: Expr | None = None
-
-
-@dataclass(frozen=True)
 class Mapping:
     """One upload type's mapping, compiled."""
 
@@ -89,7 +75,6 @@ class Mapping:
     include: tuple[tuple[str, Expr], ...]
     consent: Expr | None
     fields: tuple[tuple[str, Expr], ...]
-    checks: tuple[Check, ...] = field(default=())
 
     def entities(self) -> list[str]:
         """Every entity this mapping reads, root first, each once."""
@@ -200,25 +185,6 @@ def compile_mapping(path: Path) -> tuple[Mapping | None, list[Problem]]:
                 f"the fields are: {', '.join(RECORD_FIELDS[record_type])}",
             )
         )
-    checks = []
-    for index, check in enumerate(data.get("checks", [])):
-        when = compiler.expr(check["when"], ("checks", index, "when"))
-        detail = (
-            compiler.expr(check["detail"], ("checks", index, "detail"))
-            if "detail" in check
-            else None
-        )
-        if when is not None:
-            checks.append(
-                Check(
-                    name=check["name"],
-                    severity=check["severity"],
-                    when=when,
-                    message=check["message"].strip(),
-                    remediation=check["remediation"].strip(),
-                    detail=detail,
-                )
-            )
     root = data["source"]
     mapping = Mapping(
         path=path,
@@ -231,7 +197,6 @@ def compile_mapping(path: Path) -> tuple[Mapping | None, list[Problem]]:
         include=compiler.named(data, "include"),
         consent=compiler.expr(data["consent"], ("consent",)) if "consent" in data else None,
         fields=compiler.named(data, "fields"),
-        checks=tuple(checks),
     )
     if compiler.problems:
         return None, sorted(compiler.problems, key=lambda p: (p.line, p.col))

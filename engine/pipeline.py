@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from engine import clock
+from engine.checks import CheckHit, SqlCheck, held_ids, load_checks, run_checks
 from engine.config import SchoolConfig
-from engine.diff import apply_change, diff
+from engine.diff import Change, apply_change, diff, operation_of
 from engine.errors import BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
 from engine.extract import fetch_entities
 from engine.functions import MappingFunctions
+from engine.html_report import render_html
 from engine.mapping import load_mappings
 from engine.plan import (
     Plan,
+    PlanFiles,
     archive_guard,
     build_plan,
     consent_guard,
@@ -48,7 +52,7 @@ class SchoolResult:
     exit_code: int
     message: str
     plan: Plan | None = None
-    plan_paths: tuple[Path, Path] | None = None
+    plan_files: PlanFiles | None = None
     applied: int = 0
     rejected: list[OpResult] = field(default_factory=list)
     state: Path | None = None
@@ -95,10 +99,79 @@ def _source(school: SchoolConfig, options: Options) -> Source:
     return SOURCES["bromcom"](school)
 
 
-def compute_plan(school: SchoolConfig, options: Options, state: State, run_id: str) -> tuple[Plan, str]:
-    """Fetch, map, stage, check and diff one school; the plan and its Markdown report.
+@dataclass(frozen=True)
+class Checked:
+    """A run's records after the SQL checks: what may be planned, and what is held back."""
 
-    Writes the run's raw rows, records and check results to `state`; pushes nothing.
+    records: list[Record]  # not held back
+    held: set[str]
+    hits: list[CheckHit]
+
+
+def check_records(
+    state: State, run_id: str, results: Sequence[Transformed], settings: Mapping[str, Any], today: dt.date
+) -> Checked:
+    """Stage the mapped records of a run, run the SQL checks over them, and record the outcome.
+
+    Records an error-severity check flags are held back: neither planned nor archived.
+    """
+    every = [r for t in results for r in t.records]
+    state.save_records(run_id, every, [])
+    hits = run_checks(state.con, run_id, _checks(), {**settings, "today": today})
+    held = held_ids(hits)
+    state.mark_held(run_id, held)
+    state.save_checks(run_id, hits)
+    return Checked([r for r in every if r["mis_id"] not in held], held, hits)
+
+
+@cache
+def _checks() -> list[SqlCheck]:
+    return load_checks()
+
+
+def _skip_known_rejections(
+    changes: list[Change], summary: dict[str, dict[str, int]], rejected: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[Change], list[CheckHit]]:
+    """Leave out operations ParentPay already refused exactly as they stand, and report them.
+
+    Sending them again would be refused again, so a run with unchanged data pushes nothing;
+    once the record's data changes in Bromcom the new operation differs and is sent.
+    """
+    kept, again = [], []
+    for change in changes:
+        last = rejected.get(change.mis_id)
+        if last is not None and last["operation"] == operation_of(change):
+            again.append((change, last))
+            summary[change.type][change.op] -= 1
+        else:
+            kept.append(change)
+    hits = []
+    for kind in sorted({c.type for c, _ in again}):
+        of_kind = [(c, last) for c, last in again if c.type == kind]
+        hits.append(
+            CheckHit(
+                name="rejected_by_parentpay",
+                severity="error",
+                type=kind,
+                records=[c.mis_id for c, _ in of_kind],
+                message="ParentPay refused these records at their last upload, and their data has "
+                "not changed since, so they are not sent again (its reasons are listed above).",
+                remediation="Correct the field ParentPay names in Bromcom; the next run sends the "
+                "corrected record.",
+                details=sorted({f"{c.mis_id}: {last['code']}: {last['message']}" for c, last in of_kind}),
+            )
+        )
+    return kept, hits
+
+
+def compute_plan(
+    school: SchoolConfig, options: Options, state: State, run_id: str
+) -> tuple[Plan, dict[str, Record]]:
+    """Fetch, map, stage, check and diff one school; the plan, and who is who for its report.
+
+    Writes the run's raw rows, records and check results to `state`; pushes nothing. The
+    second value maps every mis_id the plan may name (today's records, held ones included,
+    and the baseline) to its record, so the report can name people.
     """
     today = clock.today()
     say = options.on_event
@@ -110,22 +183,27 @@ def compute_plan(school: SchoolConfig, options: Options, state: State, run_id: s
         state.save_raw(run_id, table, seconds)
     tables = {name: table for name, (table, _) in fetched.items()}
 
-    results: list[Transformed] = []
-    for mapping in mappings:
-        functions = MappingFunctions(today=today, settings=school_settings(school))
-        done = transform(mapping, tables, functions=functions, consent_required=school.lawful_basis == "consent")
-        results.append(done)
-        say(Event(school.name, "map", f"{mapping.option}: {len(done.records)} records, {len(done.held)} held back"))
-
-    records = [r for t in results for r in t.records]
-    held_ids = {m for t in results for m in t.held}
-    hits = [hit for t in results for hit in t.checks]
-    state.save_records(run_id, records, [])
-    state.save_checks(run_id, hits)
+    settings = school_settings(school)
+    results = [
+        transform(
+            mapping,
+            tables,
+            functions=MappingFunctions(today=today, settings=settings),
+            consent_required=school.lawful_basis == "consent",
+        )
+        for mapping in mappings
+    ]
+    checked = check_records(state, run_id, results, settings, today)
+    for done in results:
+        held = sum(1 for r in done.records if r["mis_id"] in checked.held)
+        say(Event(school.name, "map", f"{done.type}: {len(done.records)} records, {held} held back by checks"))
+    records, hits = checked.records, checked.hits
 
     baseline = state.uploaded()
-    changes, summary = diff(records, baseline, types={t.type for t in results}, held=held_ids)
-    reason = consent_guard(school, {t.type: (len(t.records) + len(t.held), t.no_consent) for t in results})
+    changes, summary = diff(records, baseline, types={t.type for t in results}, held=checked.held)
+    changes, refused = _skip_known_rejections(changes, summary, state.rejections())
+    hits = [*hits, *refused]
+    reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
     if reason is None and not options.allow_mass_archive:
         reason = archive_guard(school, summary, baseline)
     plan = build_plan(
@@ -140,10 +218,20 @@ def compute_plan(school: SchoolConfig, options: Options, state: State, run_id: s
         left_out={t.type: t.left_out for t in results},
         blocked_reason=reason,
     )
-    people: dict[str, Record] = {**baseline, **{r["mis_id"]: r for r in records}}
-    markdown = render_markdown(plan, people=people, show_sensitive=options.show_sensitive)
+    people: dict[str, Record] = {**baseline, **{r["mis_id"]: r for t in results for r in t.records}}
     say(Event(school.name, "plan", f"{len(changes)} changes" + (" (blocked)" if reason else "")))
-    return plan, markdown
+    return plan, people
+
+
+def _write(plan: Plan, people: dict[str, Record], out_dir: Path, options: Options) -> PlanFiles:
+    """The plan's JSON, and its report as Markdown and as a self-contained HTML page."""
+    show = options.show_sensitive
+    return write_plan(
+        plan,
+        out_dir,
+        markdown=render_markdown(plan, people=people, show_sensitive=show),
+        html=render_html(plan, people=people, show_sensitive=show),
+    )
 
 
 def _plan_exit_code(plan: Plan) -> int:
@@ -197,10 +285,10 @@ def _with_state(
 
 
 def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
-    plan, markdown = compute_plan(school, options, state, run_id)
-    paths = write_plan(plan, options.out_dir or Path("plans"), markdown)
+    plan, people = compute_plan(school, options, state, run_id)
+    files = _write(plan, people, options.out_dir or Path("plans"), options)
     code = _plan_exit_code(plan)
-    return SchoolResult(school.name, school.urn, code, _plan_message(plan), plan=plan, plan_paths=paths)
+    return SchoolResult(school.name, school.urn, code, _plan_message(plan), plan=plan, plan_files=files)
 
 
 def _plan_message(plan: Plan) -> str:
@@ -212,13 +300,13 @@ def _plan_message(plan: Plan) -> str:
 
 
 def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
-    plan, markdown = compute_plan(school, options, state, run_id)
-    paths = write_plan(plan, options.out_dir, markdown) if options.out_dir else None
+    plan, people = compute_plan(school, options, state, run_id)
+    files = _write(plan, people, options.out_dir, options) if options.out_dir else None
     if plan.blocked:
-        return SchoolResult(school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_paths=paths)
+        return SchoolResult(school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_files=files)
     target = (options.target_factory or TARGETS["parentpay"])()
     result = _push(plan, state, target, run_id, school.name, options.on_event)
-    result.plan_paths = paths
+    result.plan_files = files
     if result.exit_code == 0 and _plan_exit_code(plan) == 3:
         result.exit_code = 3
         result.message += "; " + _plan_message(plan)
@@ -274,6 +362,7 @@ def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say:
     def acknowledge(batch: int, batches: int, results: list[OpResult]) -> None:
         new_states = []
         for result in results:
+            result["operation"] = operations[result["index"]]
             if result["status"] == "applied":
                 change = changes[result["index"]]
                 known[change.mis_id] = apply_change(known.get(change.mis_id), change)

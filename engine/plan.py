@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.checks import CheckHit
 from engine.config import SchoolConfig
-from engine.diff import OPS, Change, empty_summary
+from engine.diff import OPS, Change, empty_summary, operation_of
 from engine.errors import PlanError
 from engine.records import Record
-from engine.transform import CheckHit
 
 FORMAT_VERSION = 1
 _PLURAL = {"pupil": "pupils", "staff": "staff", "preadmission": "pre-admissions"}
@@ -105,12 +105,8 @@ class Plan:
         ]
 
     def operations(self) -> list[dict[str, Any]]:
-        """The plan's changes as ParentPay upload operations (archive/restore carry no fields)."""
-        ops = []
-        for c in self.data["changes"]:
-            fields = {} if c["op"] in ("archive", "restore") else c["fields"]
-            ops.append({"op": c["op"], "type": c["type"], "mis_id": c["mis_id"], "fields": fields})
-        return ops
+        """The plan's changes as ParentPay upload operations."""
+        return [operation_of(change) for change in self.changes()]
 
 
 def _digest(data: Mapping[str, Any]) -> str:
@@ -163,13 +159,23 @@ def build_plan(
     return Plan(data)
 
 
-def write_plan(plan: Plan, out_dir: Path, markdown: str) -> tuple[Path, Path]:
+@dataclass(frozen=True)
+class PlanFiles:
+    """Where a plan was written: the JSON `apply` reads, and the report for people."""
+
+    json: Path
+    markdown: Path
+    html: Path
+
+
+def write_plan(plan: Plan, out_dir: Path, *, markdown: str, html: str) -> PlanFiles:
+    """`<urn>.plan.json`, `.plan.md` and `.plan.html` in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{plan.urn}.plan.json"
-    md_path = out_dir / f"{plan.urn}.plan.md"
-    json_path.write_text(json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_path.write_text(markdown, encoding="utf-8")
-    return json_path, md_path
+    files = PlanFiles(*(out_dir / f"{plan.urn}.plan.{ext}" for ext in ("json", "md", "html")))
+    files.json.write_text(json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.markdown.write_text(markdown, encoding="utf-8")
+    files.html.write_text(html, encoding="utf-8")
+    return files
 
 
 def read_plan(path: Path) -> Plan:

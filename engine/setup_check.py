@@ -260,10 +260,8 @@ class _Check:
         )  # fmt: skip
 
     def transform(self, mapping: Mapping, consent: bool) -> Transformed:
-        # Without its checks a mapping returns every record, so held ones can be counted.
-        bare = dataclasses.replace(mapping, checks=())
         functions = MappingFunctions(today=self.today, settings=mapping_settings(self.school))
-        return transform(bare, self.tables, functions=functions, consent_required=consent)
+        return transform(mapping, self.tables, functions=functions, consent_required=consent)
 
     def year_codes(self) -> None:
         """Points 5 and 6: year codes after year_code_aliases, and the school's UFSM years."""

@@ -6,9 +6,10 @@ One file per school, `<state_dir>/<urn>.duckdb`, holding:
 - `records`: the mapped ParentPay records of every run (held ones flagged);
 - `check_results`: what the checks of every run flagged (append-only history);
 - `uploaded`: the last acknowledged state of each record in ParentPay (the diff's baseline);
-- `uploads` and `upload_results`: every acknowledged batch and each operation's answer.
+- `uploads` and `upload_results`: every acknowledged batch and each operation's answer;
+- `bromsync_meta` and the stable views analysts query (engine/views.py).
 All loads are bulk (an Arrow table registered and inserted with one statement); nothing is
-inserted row by row. `docs/state.md` documents the tables for analysts.
+inserted row by row. `docs/state.md` documents the tables and views for analysts.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import duckdb
 import pyarrow as pa
 
 from engine.errors import StateError
-from engine.records import RECORD_FIELDS, Record
+from engine.records import Record
 from engine.sources import Table
+from engine.views import SCHEMA_VERSION, create_views, ensure_schema, schema_version
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,28 +48,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     idempotency_key VARCHAR, acknowledged_at TIMESTAMP, applied INTEGER, rejected INTEGER);
 CREATE TABLE IF NOT EXISTS upload_results (
     upload_id VARCHAR, idx INTEGER, op VARCHAR, type VARCHAR, mis_id VARCHAR,
-    status VARCHAR, code VARCHAR, message VARCHAR);
+    status VARCHAR, code VARCHAR, message VARCHAR, operation JSON);
 """
-
-# Typed per-type views of the mapped records, one column per ParentPay field: what SQL checks
-# and analysts query. `staged_<type>` has every run; filter on run_id for one run.
-_FIELD_SQL = {"fsm": "(fields->>'fsm')::BOOLEAN", "dietary": "CAST(fields->'dietary' AS VARCHAR[])"}
-
-
-def _text(name: str) -> str:
-    return f"fields->>'{name}'"
-
-
-def _staged_views() -> str:
-    out = []
-    for kind, names in RECORD_FIELDS.items():
-        columns = ", ".join(f"{_FIELD_SQL.get(n, _text(n))} AS {n}" for n in names)
-        out.append(
-            f"CREATE OR REPLACE VIEW staged_{kind} AS SELECT run_id, mis_id, held, {columns} "
-            f"FROM records WHERE type = '{kind}';"
-        )
-    return "\n".join(out)
-
 
 _ARROW_TYPES = {
     "int": pa.int64(),
@@ -99,14 +81,23 @@ class State:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(str(path), read_only=read_only)
-            if not read_only:
-                self.con.execute(_SCHEMA)
-                self.con.execute(_staged_views())
         except (duckdb.Error, OSError) as exc:
             raise StateError(
                 f"cannot open the state file {path}: {exc}. If another bromsync is running "
-                "for this school, wait for it to finish."
+                "for this school, or an analyst's query (bromsync sql, the duckdb CLI) has the "
+                "file open, wait for it to finish."
             ) from exc
+        if read_only:
+            return
+        try:
+            self.con.execute(_SCHEMA)
+            ensure_schema(self.con, path)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise StateError(f"cannot prepare the state file {path}: {exc}") from exc
+        except BaseException:
+            self.con.close()
+            raise
 
     def close(self) -> None:
         self.con.close()
@@ -126,7 +117,9 @@ class State:
 
     # runs -------------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, *, urn: int, school: str, command: str, today: dt.date) -> None:
+    def start_run(
+        self, run_id: str, *, urn: int, school: str, command: str, today: dt.date
+    ) -> None:
         self.con.execute(
             "INSERT INTO runs (run_id, urn, school, command, today, started_at, status) "
             "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
@@ -146,7 +139,14 @@ class State:
         self.con.execute(
             "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, baseline = ?, "
             "plan_digest = ?, summary = ?::JSON, message = ? WHERE run_id = ?",
-            [status, baseline, plan_digest, _json(summary), message, run_id],
+            [
+                status,
+                baseline,
+                plan_digest,
+                None if summary is None else _json(summary),
+                message,
+                run_id,
+            ],
         )
 
     # raw rows ---------------------------------------------------------------------------------
@@ -154,7 +154,10 @@ class State:
     def save_raw(self, run_id: str, table: Table, seconds: float) -> None:
         """Replace `raw_<entity>` with this fetch, typed from Bromcom's schema."""
         fields = [pa.field("run_id", pa.string())]
-        fields += [pa.field(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in table.columns.items()]
+        fields += [
+            pa.field(name, _ARROW_TYPES.get(kind, pa.string()))
+            for name, kind in table.columns.items()
+        ]
         schema = pa.schema(fields)
         columns: dict[str, list[Any]] = {name: [] for name in table.columns}
         for row in table.rows:
@@ -175,7 +178,14 @@ class State:
             self.con.unregister("_batch")
         self._insert(
             "fetches",
-            pa.table({"run_id": [run_id], "entity": [table.entity], "row_count": [len(table.rows)], "seconds": [seconds]}),
+            pa.table(
+                {
+                    "run_id": [run_id],
+                    "entity": [table.entity],
+                    "row_count": [len(table.rows)],
+                    "seconds": [seconds],
+                }
+            ),
         )
 
     # mapped records and checks ----------------------------------------------------------------
@@ -193,8 +203,22 @@ class State:
         )
         self._insert("records", data, "run_id, type, mis_id, fields::JSON, held")
 
+    def mark_held(self, run_id: str, mis_ids: Iterable[str]) -> None:
+        """Flag the records of `run_id` that checks held back."""
+        ids = pa.table({"mis_id": pa.array(sorted(mis_ids), pa.string())})
+        self.con.register("_held", ids)
+        try:
+            self.con.execute(
+                "UPDATE records SET held = true WHERE run_id = ? AND mis_id IN (SELECT mis_id FROM _held)",
+                [run_id],
+            )
+        finally:
+            self.con.unregister("_held")
+
     def save_checks(self, run_id: str, hits: Sequence[Any]) -> None:
-        rows = [(hit, mis_id) for hit in hits for mis_id in hit.records]
+        # A check about the whole school (nobody consented) flags no record: keep it as one
+        # row with no mis_id, or the history would forget it ever fired.
+        rows = [(hit, mis_id) for hit in hits for mis_id in (hit.records or [None])]
         data = pa.table(
             {
                 "run_id": [run_id] * len(rows),
@@ -205,7 +229,20 @@ class State:
                 "message": [h.message for h, _ in rows],
                 "remediation": [h.remediation for h, _ in rows],
             },
-            schema=pa.schema([(n, pa.string()) for n in ("run_id", "name", "severity", "type", "mis_id", "message", "remediation")]),
+            schema=pa.schema(
+                [
+                    (n, pa.string())
+                    for n in (
+                        "run_id",
+                        "name",
+                        "severity",
+                        "type",
+                        "mis_id",
+                        "message",
+                        "remediation",
+                    )
+                ]
+            ),
         )
         self._insert("check_results", data)
 
@@ -218,7 +255,23 @@ class State:
     def uploaded(self) -> dict[str, Record]:
         """The last acknowledged state of every record: mis_id -> {mis_id, type, status, fields}."""
         rows = self.con.execute("SELECT mis_id, type, status, fields FROM uploaded").fetchall()
-        return {m: {"mis_id": m, "type": t, "status": s, "fields": json.loads(f)} for m, t, s, f in rows}
+        return {
+            m: {"mis_id": m, "type": t, "status": s, "fields": json.loads(f)} for m, t, s, f in rows
+        }
+
+    def rejections(self) -> dict[str, dict[str, Any]]:
+        """The operation ParentPay rejected last for each record whose latest answer was a rejection.
+
+        mis_id -> {"operation": the op as sent, "code", "message"}: the same operation would be
+        refused again, so the planner does not send it until the data changes.
+        """
+        rows = self.con.execute(
+            "SELECT mis_id, operation, code, message FROM ("
+            "  SELECT r.*, row_number() OVER (PARTITION BY r.mis_id ORDER BY u.seq DESC, r.idx DESC) AS n"
+            "  FROM upload_results r JOIN uploads u USING (upload_id)"
+            ") WHERE n = 1 AND status = 'rejected' AND operation IS NOT NULL"
+        ).fetchall()
+        return {m: {"operation": json.loads(o), "code": c, "message": t} for m, o, c, t in rows}
 
     def acknowledge(
         self,
@@ -252,8 +305,10 @@ class State:
                         "status": [r["status"] for r in results],
                         "code": pa.array([r.get("code") for r in results], pa.string()),
                         "message": pa.array([r.get("message") for r in results], pa.string()),
+                        "operation": pa.array([_json(r.get("operation")) for r in results], pa.string()),
                     }
                 ),
+                "upload_id, idx, op, type, mis_id, status, code, message, operation::JSON",
             )
             if new_states:
                 ids = pa.table({"mis_id": [s["mis_id"] for s in new_states]})
@@ -289,10 +344,19 @@ def query_state(state_dir: Path, urn: int, query: str) -> tuple[list[str], list[
         )
     state = State(path, read_only=True)
     try:
+        if schema_version(state.con) < SCHEMA_VERSION:
+            # A file from an older bromsync lacks the stable views until its next plan/run;
+            # temporary ones give the analyst the documented interface without writing.
+            create_views(state.con, temporary=True)
         cursor = state.con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
     except duckdb.Error as exc:
+        if "read-only" in str(exc):
+            raise StateError(
+                f"bromsync sql opens the state file {path} read-only, so a query cannot change "
+                f"it: {exc}"
+            ) from exc
         raise StateError(f"the query failed: {exc}") from exc
     finally:
         state.close()

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jmespath
@@ -24,27 +24,12 @@ from engine.sources import Table
 Document = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class CheckHit:
-    """The records one check of a mapping flagged."""
-
-    name: str
-    severity: str
-    type: str
-    records: list[str]
-    message: str
-    remediation: str
-    details: list[str] = field(default_factory=list)
-
-
 @dataclass
 class Transformed:
     """What one mapping made of one school's data."""
 
     type: str
-    records: list[Record]  # records that may be planned (error checks passed)
-    held: list[str]  # mis_ids held back by an error-severity check
-    checks: list[CheckHit]
+    records: list[Record]
     left_out: dict[str, int]  # include rule name -> rows it left out
     no_consent: int
 
@@ -123,7 +108,7 @@ def transform(
     joiner = _Joiner(documents)
     left_out: dict[str, int] = {name: 0 for name, _ in mapping.include}
     no_consent = 0
-    candidates: list[Record] = []
+    records: list[Record] = []
     for row in documents[mapping.entity]:
         doc = dict(row)
         joiner.attach(doc, mapping.joins)
@@ -141,33 +126,6 @@ def transform(
         if mis_id is None:
             raise MappingError(f"{mapping.id.where}: `{mapping.id.source}` gave no id for a {mapping.entity} row")
         fields = {name: _search(expr, doc, options, mis_id) for name, expr in mapping.fields}
-        candidates.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
+        records.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
 
-    hits, held = _run_checks(mapping, candidates, options)
-    records = [r for r in candidates if r["mis_id"] not in held]
-    return Transformed(mapping.type, records, sorted(held), hits, left_out, no_consent)
-
-
-def _run_checks(
-    mapping: Mapping, records: list[Record], options: jmespath.Options
-) -> tuple[list[CheckHit], set[str]]:
-    hits = []
-    held: set[str] = set()
-    for check in mapping.checks:
-        flagged: list[str] = []
-        details: list[str] = []
-        for record in records:
-            view = {"mis_id": record["mis_id"], **record["fields"]}
-            if _search(check.when, view, options, record["mis_id"]):
-                flagged.append(record["mis_id"])
-                if check.detail is not None:
-                    value = _search(check.detail, view, options, record["mis_id"])
-                    if value is not None and str(value) not in details:
-                        details.append(str(value))
-        if flagged:
-            hits.append(
-                CheckHit(check.name, check.severity, mapping.type, flagged, check.message, check.remediation, details)
-            )
-            if check.severity == "error":
-                held.update(flagged)
-    return hits, held
+    return Transformed(mapping.type, records, left_out, no_consent)

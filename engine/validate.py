@@ -5,46 +5,55 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.checks import check_problems, checks_dir
 from engine.config import load_school, school_problems
 from engine.errors import ConfigError
 from engine.mapping import compile_mapping, mappings_dir
 from engine.yamlfile import Problem, load_yaml
 
 
-def _is_mapping_file(path: Path) -> bool:
+def _kind(path: Path) -> str:
+    """school, mapping or checks: by the file's top-level keys, else by its folder."""
     data, _, problems = load_yaml(path)
-    if problems or not isinstance(data, dict):
-        return path.parent.name == "mappings"
-    return "school" not in data and ("source" in data or "fields" in data)
+    if not problems and isinstance(data, dict) and "school" not in data:
+        if "source" in data or "fields" in data:
+            return "mapping"
+        if "checks" in data:
+            return "checks"
+    return {"mappings": "mapping", "checks": "checks"}.get(path.parent.name, "school")
+
+
+def _problems(path: Path, kind: str) -> list[Problem]:
+    if kind == "mapping":
+        return compile_mapping(path)[1]
+    if kind == "checks":
+        return check_problems(path)
+    return school_problems(path)
 
 
 def validate_files(paths: Sequence[Path]) -> tuple[list[Problem], int]:
-    """Every problem of the given files, and of the mappings their school files enable.
+    """Every problem of the given files, and of the mappings and check packs a run would use.
 
     Returns the problems (file order, then position) and how many files were checked.
     """
     problems: list[Problem] = []
-    mappings: dict[Path, None] = {}
-    checked = 0
+    extra: dict[Path, str] = {}
     for path in paths:
-        checked += 1
-        if _is_mapping_file(path):
-            mappings.pop(path.resolve(), None)
-            problems += compile_mapping(path)[1]
-            continue
-        found = school_problems(path)
+        kind = _kind(path)
+        found = _problems(path, kind)
         problems += found
-        if not found:
-            try:
-                school = load_school(path)
-            except ConfigError:
-                continue
-            for option in school.options:
-                mappings.setdefault((mappings_dir() / f"{option}.yaml").resolve(), None)
-    already = {p.resolve() for p in paths}
-    for mapping in mappings:
-        if mapping in already:
+        if kind != "school" or found:
             continue
-        checked += 1
-        problems += compile_mapping(mapping)[1]
-    return problems, checked
+        try:
+            school = load_school(path)
+        except ConfigError:
+            continue
+        for option in school.options:
+            extra.setdefault((mappings_dir() / f"{option}.yaml").resolve(), "mapping")
+        for pack in sorted(checks_dir().glob("*.yaml")):
+            extra.setdefault(pack.resolve(), "checks")
+    already = {p.resolve() for p in paths}
+    todo = {path: kind for path, kind in extra.items() if path not in already}
+    for path, kind in todo.items():
+        problems += _problems(path, kind)
+    return problems, len(paths) + len(todo)

@@ -67,8 +67,9 @@ def run_demo(workdir: Path, *, seed: int, show_sensitive: bool, echo: Callable[[
         second = run_school(school, Options(state_dir=workdir / "state"))
         echo(f"  second sync: {second.message}")
     echo(f"\nstate:  {first.state}")
-    if first.plan_paths:
-        echo(f"plan:   {first.plan_paths[0]}\nreport: {first.plan_paths[1]}")
+    if first.plan_files:
+        files = first.plan_files
+        echo(f"plan:   {files.json}\nreport: {files.markdown}\n        {files.html} (open in a browser)")
     echo(f"try:    bromsync sql {school_file} --state-dir {workdir / 'state'} "
          "\"SELECT type, status, count(*) FROM uploaded GROUP BY ALL\"")
     echo(f"done in {time.perf_counter() - started:.1f}s")
@@ -79,8 +80,8 @@ def run_demo(workdir: Path, *, seed: int, show_sensitive: bool, echo: Callable[[
 
 
 def _show(result: SchoolResult, echo: Callable[[str], None]) -> None:
-    if result.plan_paths:
+    if result.plan_files:
         echo("")
-        echo(_head(result.plan_paths[1].read_text(encoding="utf-8")))
-        echo(f"\n(the full report, every change with its fields: {result.plan_paths[1]})")
+        echo(_head(result.plan_files.markdown.read_text(encoding="utf-8")))
+        echo(f"\n(the full report, every change with its fields: {result.plan_files.markdown})")
     echo(f"\nfirst sync: {result.message}")

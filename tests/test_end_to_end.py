@@ -151,14 +151,28 @@ def test_all_clean_run_exits_0(stack: Stack) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_rejected_operations_exit_3(stack: Stack) -> None:
-    # Once 1007's year group is fixed, its payer's 22-digit mobile is sent as it is (never
-    # trimmed to fit) and ParentPay rejects the record.
+def test_rejected_operations_exit_3_and_are_not_sent_again_unchanged(stack: Stack) -> None:
+    # A mobile ParentPay refuses that no check catches (a slash in it): sent as it is (never
+    # cleaned up to fit) and rejected; the next run does not send the same data again.
     stack.edit_row("Students", "StudentID", 1007, YearGroup="1")
+    stack.edit_row("PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700/900321")
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 3, result.output
     assert "rejected create pupil 1007: invalid" in result.output and "payer_mobile" in result.output
     assert "1007" not in people(stack)
+    posts = len([r for r in stack.parentpay.requests if r.method == "POST"])
+
+    again = bromsync("run", str(stack.school_file), "--out", str(stack.plans))
+    assert again.exit_code == 3, again.output
+    assert len([r for r in stack.parentpay.requests if r.method == "POST"]) == posts
+    plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
+    [check] = [c for c in plan["checks"] if c["name"] == "rejected_by_parentpay"]
+    assert check["records"] == ["1007"] and "payer_mobile" in check["details"][0]
+
+    stack.edit_row("PersonCommunications", "Value", "07700/900321", Value="07700 900321")
+    fixed = bromsync("run", str(stack.school_file))
+    assert "1 applied" in fixed.output, fixed.output
+    assert "1007" in people(stack)
 
 
 def test_sql_reads_the_state(stack: Stack) -> None:

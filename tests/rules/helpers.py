@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from engine.diff import Change, diff
+from engine.checks import CheckHit
+from engine.diff import Change, diff, natural_key
 from engine.functions import MappingFunctions
 from engine.mapping import load_mappings
+from engine.pipeline import check_records
 from engine.records import Record
 from engine.sources import Table
 from engine.sources.dataset import read_dataset
-from engine.transform import Transformed, transform
+from engine.stage import State
+from engine.transform import transform
 from simulators.bromcom.dataset import dataset, render_cells
 from simulators.datagen import ENTITY_COLUMNS
 
@@ -149,21 +154,62 @@ def bromcom(**entities: Iterable[Mapping[str, Any]]) -> dict[str, Table]:
 # -- mapping and diff -----------------------------------------------------------------------
 
 
-def run(
-    option: str, data: Mapping[str, Table], *, today: dt.date = TODAY, **settings: Any
-) -> Transformed:
-    """The shipped mapping of `option` applied as engine/pipeline.py applies it."""
+@dataclass(frozen=True)
+class Result:
+    """One upload type's outcome, as engine/pipeline.py computes it: mapped, then checked."""
+
+    type: str
+    mapped: list[Record]  # what the mapping made of the rows
+    records: list[Record]  # what may be planned: not held back by an error check
+    held: list[str]
+    checks: list[CheckHit]  # this type's check hits
+    left_out: dict[str, int]
+    no_consent: int
+
+    @property
+    def errors(self) -> list[CheckHit]:
+        """The hits that hold records back (warnings such as "no payer" only report)."""
+        return [hit for hit in self.checks if hit.severity == "error"]
+
+
+def run_all(
+    data: Mapping[str, Table], options: Iterable[str] = OPTIONS, *, today: dt.date = TODAY, **settings: Any
+) -> list[Result]:
+    """The shipped mappings of `options`, then the SQL checks, on a throwaway in-memory state."""
     merged = {**SETTINGS, **settings}
-    [mapping] = load_mappings([option])
     functions = MappingFunctions(today=today, settings=merged)
-    return transform(
-        mapping, data, functions=functions, consent_required=merged["lawful_basis"] == "consent"
-    )
+    done = [
+        transform(mapping, data, functions=functions, consent_required=merged["lawful_basis"] == "consent")
+        for mapping in load_mappings(list(options))
+    ]
+    with State(Path(":memory:")) as state:
+        state.start_run("rules", urn=1, school="rules", command="test", today=today)
+        for table in data.values():
+            state.save_raw("rules", table, 0.0)
+        checked = check_records(state, "rules", done, merged, today)
+    return [
+        Result(
+            t.type,
+            t.records,
+            [r for r in t.records if r["mis_id"] not in checked.held],
+            sorted((r["mis_id"] for r in t.records if r["mis_id"] in checked.held), key=natural_key),
+            [hit for hit in checked.hits if hit.type == t.type],
+            t.left_out,
+            t.no_consent,
+        )
+        for t in done
+    ]
+
+
+def run(option: str, data: Mapping[str, Table], *, today: dt.date = TODAY, **settings: Any) -> Result:
+    """The shipped mapping of `option` applied, and checked, as engine/pipeline.py does it."""
+    [result] = run_all(data, [option], today=today, **settings)
+    return result
 
 
 def records(option: str, data: Mapping[str, Table], **settings: Any) -> dict[str, dict[str, Any]]:
-    """mis_id -> fields of every record the mapping uploads."""
-    return {r["mis_id"]: r["fields"] for r in run(option, data, **settings).records}
+    """mis_id -> fields of every record the mapping makes (checks may still hold some back)."""
+    return {r["mis_id"]: r["fields"] for r in run(option, data, **settings).mapped}
 
 
 def record(option: str, data: Mapping[str, Table], **settings: Any) -> dict[str, Any]:
@@ -171,12 +217,6 @@ def record(option: str, data: Mapping[str, Table], **settings: Any) -> dict[str,
     found = records(option, data, **settings)
     assert len(found) == 1, f"expected one {option} record, got {sorted(found)}"
     return next(iter(found.values()))
-
-
-def run_all(
-    data: Mapping[str, Table], options: Iterable[str] = OPTIONS, **settings: Any
-) -> list[Transformed]:
-    return [run(option, data, **settings) for option in options]
 
 
 def uploaded(

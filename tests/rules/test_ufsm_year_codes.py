@@ -17,7 +17,7 @@ from tests.rules.helpers import bromcom, preadmission, run, student
 def test_every_parentpay_code_goes_as_it_is(code: str) -> None:
     result = run("pupils", bromcom(Students=[student(1001, YearGroup=code)]))
     assert [r["fields"]["year_code"] for r in result.records] == [code]
-    assert result.held == [] and result.checks == []
+    assert result.held == [] and result.errors == []
 
 
 # (YearGroup in Bromcom, year_code_aliases, year_code sent or None when held back)
@@ -44,7 +44,7 @@ def test_year_code_aliases_then_the_error_check(
     if sent is None:
         assert codes == {"1001": "4"}  # the rest of the school still goes
         assert result.held == ["1007"]
-        [hit] = result.checks
+        [hit] = result.errors
         assert (hit.name, hit.severity, hit.records, hit.details) == (
             "year_code_not_parentpay",
             "error",
@@ -54,7 +54,7 @@ def test_year_code_aliases_then_the_error_check(
         assert "year_code_aliases" in hit.remediation  # the report says how to fix it
     else:
         assert codes == {"1007": sent, "1001": "4"}
-        assert result.held == [] and result.checks == []
+        assert result.held == [] and result.errors == []
 
 
 def test_the_check_lists_each_bad_code_once_for_the_school_to_recode() -> None:
@@ -66,7 +66,7 @@ def test_the_check_lists_each_bad_code_once_for_the_school_to_recode() -> None:
     ]
     result = run("pupils", bromcom(Students=rows))
     assert [r["mis_id"] for r in result.records] == ["4"]
-    [hit] = result.checks
+    [hit] = result.errors
     assert hit.records == ["1", "2", "3"] and hit.details == ["Year 1", "Yr2"]
 
 
