@@ -218,7 +218,7 @@ class BromcomSource:
                 with self._client.settings(raw_response=True):
                     response = getattr(service, operation)(**args)
             except requests.RequestException as exc:
-                raise self._unreachable(exc) from None
+                raise self._unreachable(exc, what) from None
             if self._recorder is not None:  # before reading: faults are worth replaying too
                 self._recorder.record(
                     operation=operation,
@@ -259,7 +259,7 @@ class BromcomSource:
             except requests.HTTPError as exc:
                 raise self._http_status(exc.response, f"{wsdl} (the service description)") from None
             except requests.RequestException as exc:
-                raise self._unreachable(exc) from None
+                raise self._unreachable(exc, "the service description") from None
             except (etree.XMLSyntaxError, zeep.exceptions.Error) as exc:
                 raise BromcomResponseError(
                     self._where(f"{wsdl} did not return Bromcom's service description ({exc}); "
@@ -344,18 +344,26 @@ class BromcomSource:
             school=self.school_name,
         )
 
-    def _unreachable(self, exc: requests.RequestException) -> BromcomUnreachable:
+    def _unreachable(self, exc: requests.RequestException, what: str) -> SourceError:
+        if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+            return BromcomResponseError(
+                self._where(
+                    f"Bromcom's answer for {what} was cut off before it was complete (the "
+                    "connection dropped mid-answer); this is usually temporary: try again later"
+                ),
+                school=self.school_name,
+            )
         if isinstance(exc, requests.Timeout):
-            why = "it did not answer in time"
+            why = "did not answer in time"
         elif isinstance(exc, requests.ConnectionError):
-            why = "the connection failed (the name does not resolve, or nothing listens there)"
+            why = "did not answer: the connection failed (the name does not resolve, or nothing listens there)"
         else:
-            why = type(exc).__name__
+            why = f"did not answer ({exc})"
         return BromcomUnreachable(
             self._where(
-                f"the Bromcom URL {self.settings.url} did not answer: {why}. Check bromcom.url "
-                "in the school file (ParentPay's guide gives it as the MIS URL); if it is "
-                "right, Bromcom may be down for a while: try again later"
+                f"the Bromcom URL {self.settings.url} {why} when asked for {what}. Check "
+                "bromcom.url in the school file (ParentPay's guide gives it as the MIS URL); if it "
+                "is right, Bromcom may be down for a while: try again later"
             ),
             school=self.school_name,
         )
