@@ -263,6 +263,28 @@ def sql(file: Path, query: str, state_dir: str | None) -> None:
     _finish(_guarded(body))
 
 
+@cli.command("sql-all", context_settings=CONTEXT)
+@click.argument("query")
+@click.option("--urn", "urns", multiple=True, type=int, help="Only this school (repeatable); default every school.")
+@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> None:
+    """Run QUERY across every school's state at once (read-only) and print a table.
+
+    Each school is attached as s_<urn>; all_<view> views (all_current_pupils, all_runs,
+    all_check_results...) put every school's rows together with a urn column. See
+    docs/analysts.md.
+    """
+
+    def body() -> int:
+        from engine.views import query_all
+
+        columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
+        click.echo(_table(columns, rows))
+        return 0
+
+    _finish(_guarded(body))
+
+
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
@@ -279,14 +301,16 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 @click.option("--dir", "workdir", default="bromsync-demo", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the demo's data, school file, state and plan.")
 @click.option("--seed", default=2026, show_default=True, help="Seed of the generated school.")
+@click.option("--size", default="primary", show_default=True, type=click.Choice(["tiny", "primary", "secondary"]),
+              help="primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.")
 @click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report.")
-def demo(workdir: Path, seed: int, show_sensitive: bool) -> None:
+def demo(workdir: Path, seed: int, size: str, show_sensitive: bool) -> None:
     """Generate a school, start both simulators on loopback, sync it, and print the report."""
 
     def body() -> int:
         from simulators.demo import run_demo
 
-        return run_demo(workdir, seed=seed, show_sensitive=show_sensitive, echo=click.echo)
+        return run_demo(workdir, seed=seed, size=size, show_sensitive=show_sensitive, echo=click.echo)
 
     _finish(_guarded(body))
 

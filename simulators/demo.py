@@ -32,12 +32,14 @@ def _head(markdown: str, lines: int = 60) -> str:
     return "\n".join(head[:lines])
 
 
-def run_demo(workdir: Path, *, seed: int, show_sensitive: bool, echo: Callable[[str], None]) -> int:
+def run_demo(
+    workdir: Path, *, seed: int, show_sensitive: bool, echo: Callable[[str], None], size: str = "primary"
+) -> int:
     started = time.perf_counter()
     workdir = workdir.resolve()
     today = clock.today()
     summary = generate_school(
-        workdir / "bromcom", org_id=ORG_ID, seed=seed, size="primary", today=today,
+        workdir / "bromcom", org_id=ORG_ID, seed=seed, size=size, today=today,
         username="parentpay_demo", password=PASSWORD,
     )
     echo(f"generated {summary.name}: {summary.counts.get('Students', 0)} pupils in Bromcom's data")
