@@ -305,7 +305,9 @@ class State:
                         "status": [r["status"] for r in results],
                         "code": pa.array([r.get("code") for r in results], pa.string()),
                         "message": pa.array([r.get("message") for r in results], pa.string()),
-                        "operation": pa.array([_json(r.get("operation")) for r in results], pa.string()),
+                        "operation": pa.array(
+                            [_json(r.get("operation")) for r in results], pa.string()
+                        ),
                     }
                 ),
                 "upload_id, idx, op, type, mis_id, status, code, message, operation::JSON",
@@ -348,15 +350,27 @@ def query_state(state_dir: Path, urn: int, query: str) -> tuple[list[str], list[
             # A file from an older bromsync lacks the stable views until its next plan/run;
             # temporary ones give the analyst the documented interface without writing.
             create_views(state.con, temporary=True)
-        cursor = state.con.execute(query)
+        return run_query(
+            state.con,
+            query,
+            f"bromsync sql opens the state file {path} read-only, so a query cannot change it",
+        )
+    finally:
+        state.close()
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, query: str, read_only: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """An analyst's query: its column names and rows, or a StateError a person can read.
+
+    `read_only` says how the state was opened and that it cannot change, for a query that writes.
+    """
+    try:
+        cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
     except duckdb.Error as exc:
         if "read-only" in str(exc):
-            raise StateError(
-                f"bromsync sql opens the state file {path} read-only, so a query cannot change "
-                f"it: {exc}"
-            ) from exc
+            raise StateError(f"{read_only}: {exc}") from exc
         raise StateError(f"the query failed: {exc}") from exc
-    finally:
-        state.close()

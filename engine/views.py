@@ -258,16 +258,14 @@ def query_all(
     state_dir: Path, query: str, *, urns: Iterable[int] | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run an analyst's query across every school's state (read-only); its column names and rows."""
+    from engine.stage import run_query  # stage imports this module to build its views
+
     con = attach_all(state_dir, urns)
     try:
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description or []]
-        return columns, cursor.fetchall()
-    except duckdb.Error as exc:
-        if "read-only" in str(exc):
-            raise StateError(
-                f"the school state files are attached read-only, so a query cannot change them: {exc}"
-            ) from exc
-        raise StateError(f"the query failed: {exc}") from exc
+        return run_query(
+            con,
+            query,
+            "the school state files are attached read-only, so a query cannot change them",
+        )
     finally:
         con.close()

@@ -82,6 +82,16 @@ def raw(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TODAY = "2026-11-28"
+# The school-file values mapping expressions read with setting() (engine.pipeline.school_settings),
+# for the fixture school: CONTRACTS 1's defaults, UFSM years R-2 and Nut Allergy allowed.
+FIXTURE_SETTINGS: dict[str, Any] = {
+    "lawful_basis": "legitimate_interest",
+    "include_enrolment_statuses": ["C", "M"],
+    "staff_id_prefix": "",
+    "ufsm_year_codes": ["R", "1", "2"],
+    "year_code_aliases": {},
+    "dietary_allow": ["Nut Allergy"],
+}
 FIXTURE_PASSWORD = "fixture-password"
 PARENTPAY_TOKEN = "test-token"
 SITE_ID = 5001

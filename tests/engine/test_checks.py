@@ -14,6 +14,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from engine.checks import (
+    CheckHit,
     check_problems,
     checks_dir,
     compile_checks,
@@ -25,22 +26,14 @@ from engine.errors import ConfigError
 from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table
 from engine.stage import State
-from engine.checks import CheckHit
+from tests.conftest import FIXTURE_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = Path("tests/cases/checks")
 CASE_NAMES = sorted(p.stem for p in (REPO / CASES).glob("*.yaml"))
 RUN = "run-1"
 TODAY = dt.date(2026, 11, 28)  # school year 2026/27: its cohort date is 2026-08-31
-SETTINGS: dict[str, Any] = {
-    "lawful_basis": "legitimate_interest",
-    "include_enrolment_statuses": ["C", "M"],
-    "staff_id_prefix": "",
-    "ufsm_year_codes": ["R", "1", "2"],
-    "year_code_aliases": {},
-    "dietary_allow": [],
-    "today": TODAY,
-}
+SETTINGS: dict[str, Any] = {**FIXTURE_SETTINGS, "dietary_allow": [], "today": TODAY}
 MEALS_COLUMNS = {
     "StudentID": "int",
     "FSMType": "string",

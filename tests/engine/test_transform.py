@@ -11,16 +11,10 @@ from engine.functions import MappingFunctions
 from engine.mapping import load_mappings
 from engine.sources import Table
 from engine.transform import transform
+from tests.conftest import FIXTURE_SETTINGS
 
 TODAY = dt.date(2026, 11, 28)
-SETTINGS: dict[str, Any] = {
-    "lawful_basis": "legitimate_interest",
-    "include_enrolment_statuses": ["C", "M"],
-    "staff_id_prefix": "",
-    "ufsm_year_codes": ["R", "1", "2"],
-    "year_code_aliases": {},
-    "dietary_allow": ["Nut Allergy"],
-}
+SETTINGS = FIXTURE_SETTINGS
 
 
 def d(text: str) -> dt.datetime:

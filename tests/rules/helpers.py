@@ -26,21 +26,13 @@ from engine.stage import State
 from engine.transform import transform
 from simulators.bromcom.dataset import dataset, render_cells
 from simulators.datagen import ENTITY_COLUMNS
+from tests.conftest import FIXTURE_SETTINGS
 
 TODAY = dt.date(2026, 11, 28)  # the fixture school's today: a Saturday in the 2026/27 year
 YESTERDAY, TOMORROW = "2026-11-27", "2026-11-29"
 OPTIONS = ("pupils", "staff", "preadmissions")
 
-# The school file's settings as engine/pipeline.py hands them to setting(): CONTRACTS 1's
-# defaults, with the fixture school's UFSM years and allow list.
-SETTINGS: dict[str, Any] = {
-    "lawful_basis": "legitimate_interest",
-    "include_enrolment_statuses": ["C", "M"],
-    "staff_id_prefix": "",
-    "ufsm_year_codes": ["R", "1", "2"],
-    "year_code_aliases": {},
-    "dietary_allow": ["Nut Allergy"],
-}
+SETTINGS = FIXTURE_SETTINGS
 
 
 # -- Bromcom rows ---------------------------------------------------------------------------
