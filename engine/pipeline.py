@@ -294,7 +294,7 @@ def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str
 def _plan_message(plan: Plan) -> str:
     if plan.blocked:
         return f"blocked: {plan.data['blocked_reason']}"
-    held = sum(len(c["records"]) for c in plan.data["checks"] if c["severity"] == "error")
+    held = len({m for c in plan.data["checks"] if c["severity"] == "error" for m in c["records"]})
     tail = f"; {held} held back by checks" if held else ""
     return summary_line(plan.data["summary"]) + tail
 

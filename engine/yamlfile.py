@@ -89,13 +89,21 @@ def load_yaml(path: Path) -> tuple[Any, Locator, list[Problem]]:
         return None, Locator(), [Problem(where, 1, 1, f"the file is not UTF-8 text ({exc.reason})")]
     except OSError as exc:
         return None, Locator(), [Problem(where, 1, 1, f"cannot read the file: {exc.strerror}")]
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        return None, Locator(), [_syntax_problem(where, exc)]
-    except yaml.YAMLError as exc:  # only marked errors are expected; keep any other readable
-        return None, Locator(), [Problem(where, 1, 1, f"invalid YAML: {exc}")]
+    except yaml.YAMLError:
+        # libyaml's messages are terser ("found character that cannot start any token"):
+        # read a broken file again with PyYAML's own parser, which says which character.
+        loader.dispose()
+        loader = yaml.SafeLoader(text)
+        try:
+            loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            return None, Locator(), [_syntax_problem(where, exc)]
+        except yaml.YAMLError as exc:  # only marked errors are expected; keep any other readable
+            return None, Locator(), [Problem(where, 1, 1, f"invalid YAML: {exc}")]
+        return None, Locator(), [Problem(where, 1, 1, "invalid YAML")]
     finally:
         loader.dispose()
     builder = _Builder(where, loader)
@@ -131,6 +139,10 @@ def _syntax_problem(where: str, exc: yaml.MarkedYAMLError) -> Problem:
 
 class _TooBig(Exception):
     """More nodes than any hand-written file has: an alias bomb."""
+
+
+# libyaml's parser when PyYAML was built with it (several times faster; same nodes and marks).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Builder:
