@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+from pathlib import Path
 
-from tests.conftest import SITE_ID, Stack
+import pytest
+
+from tests.conftest import FIXTURE_TODAY, PARENTPAY_TOKEN, SITE_ID, Stack
 from tests.test_end_to_end import bromsync
 
 
@@ -77,3 +82,51 @@ def test_consent_school_with_nobody_consented_is_blocked(stack: Stack) -> None:
     assert result.exit_code == 3, result.output
     assert "steps 11-16" in result.output and "Data processing consent" in result.output
     assert stack.parentpay.people(SITE_ID) == []
+
+
+def test_a_generated_primary_losing_40_percent_of_pupils_is_blocked_then_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 5's case at realistic size: 40% of a one-form primary gone at once (say a
+    permission was unticked for part of the data) blocks with exit 3; after review,
+    --allow-mass-archive lets the same archives through."""
+    from simulators.bromcom import BromcomSimulator
+    from simulators.datagen import generate_school, write_school_file
+    from simulators.parentpay import ParentPaySimulator
+
+    today = dt.date.fromisoformat(FIXTURE_TODAY)
+    summary = generate_school(tmp_path / "bromcom", org_id=30001, seed=7, size="primary", today=today,
+                              username="pp", password="pw")
+    monkeypatch.setenv("BROMSYNC_TODAY", FIXTURE_TODAY)
+    monkeypatch.setenv("PRIMARY_PASSWORD", "pw")
+    monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", PARENTPAY_TOKEN)
+    monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
+    with BromcomSimulator(tmp_path / "bromcom") as bromcom, ParentPaySimulator(
+        tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
+    ) as parentpay:
+        monkeypatch.setenv("BROMSYNC_PARENTPAY_URL", parentpay.url)
+        school = tmp_path / "primary.yaml"
+        write_school_file(school, summary, url=bromcom.url, password_env="PRIMARY_PASSWORD",
+                          parentpay_site_id=SITE_ID, options=("pupils",))
+        assert bromsync("run", str(school)).exit_code in (0, 3)
+        active = [p["mis_id"] for p in parentpay.people(SITE_ID, type="pupil")]
+        leaving = set(active[: round(len(active) * 0.4)])
+
+        path = tmp_path / "bromcom" / "30001" / "Students.json"
+        content = json.loads(path.read_text(encoding="utf-8"))
+        content["rows"] = [r for r in content["rows"] if str(r["StudentID"]) not in leaving]
+        path.write_text(json.dumps(content), encoding="utf-8")
+        stamp = path.stat().st_mtime + 2
+        os.utime(path, (stamp, stamp))
+        posts = len([r for r in parentpay.requests if r.method == "POST"])
+
+        blocked = bromsync("run", str(school))
+        assert blocked.exit_code == 3, blocked.output
+        assert f"would archive {len(leaving)} of {len(active)} pupils (40%)" in blocked.output
+        assert len([r for r in parentpay.requests if r.method == "POST"]) == posts
+        assert len(parentpay.people(SITE_ID, type="pupil")) == len(active)
+
+        allowed = bromsync("run", str(school), "--allow-mass-archive")
+        assert allowed.exit_code in (0, 3), allowed.output
+        archived = {p["mis_id"] for p in parentpay.people(SITE_ID, type="pupil", status="archived")}
+        assert archived == leaving
