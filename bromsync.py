@@ -159,7 +159,8 @@ def check(file: Path) -> None:
 
     def body() -> int:
         from engine.config import load_school
-        from engine.setup_check import render_checklist, run_setup_check
+        from engine.setup_check import run_setup_check
+        from engine.setup_checklist import render_checklist
 
         result = run_setup_check(load_school(file))
         click.echo(render_checklist(result))

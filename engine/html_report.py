@@ -1,8 +1,8 @@
 """The plan report as one self-contained HTML page: inline CSS, no scripts, fonts or links out.
 
-Same content as the Markdown (both lay out engine.report.build_report), for a reviewer who opens
-it in a browser or prints it. Every value from the data is escaped: names carry apostrophes,
-ampersands and, now and then, angle brackets.
+Same content as the Markdown (both lay out engine.report_content.build_report), for a reviewer
+who opens it in a browser or prints it. Every value from the data is escaped: names carry
+apostrophes, ampersands and, now and then, angle brackets.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from html import escape
 
 from engine.plan import Plan
 from engine.records import Record
-from engine.report import BLANK, MASK, CheckView, Event, Person, Report, build_report
+from engine.report_content import BLANK, MASK, CheckView, Event, Person, Report, build_report
 
 _CSS = """
 :root { --ink: #1f2933; --muted: #5f6b7a; --line: #dde3ea; --soft: #f4f6f9; --accent: #2b5f8f;

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import clock
-from engine.checks import CheckHit, SqlCheck, held_ids, load_checks, run_checks
+from engine.check_packs import SqlCheck, load_checks
+from engine.checks import CheckHit, held_ids, run_checks
 from engine.config import SchoolConfig
 from engine.diff import Change, apply_change, diff, operation_of
 from engine.errors import BromsyncError, PlanError

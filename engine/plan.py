@@ -18,10 +18,9 @@ from engine.checks import CheckHit
 from engine.config import SchoolConfig
 from engine.diff import OPS, Change, empty_summary, operation_of
 from engine.errors import PlanError
-from engine.records import Record
+from engine.records import PLURALS, Record
 
 FORMAT_VERSION = 1
-_PLURAL = {"pupil": "pupils", "staff": "staff", "preadmission": "pre-admissions"}
 
 
 def summary_line(summary: Mapping[str, Mapping[str, int]]) -> str:
@@ -47,7 +46,7 @@ def archive_guard(
         percent = 100 * archives / active
         if percent > school.max_archive_percent:
             return (
-                f"this plan would archive {archives} of {active} {_PLURAL[kind]} ({percent:.0f}%), more "
+                f"this plan would archive {archives} of {active} {PLURALS[kind]} ({percent:.0f}%), more "
                 f"than guards.max_archive_percent ({school.max_archive_percent:g}%) and "
                 f"guards.max_archive_count ({school.max_archive_count}). A source that suddenly "
                 "returns far fewer people is far more likely broken than a real exodus: check that "
@@ -65,7 +64,7 @@ def consent_guard(school: SchoolConfig, counts: Mapping[str, tuple[int, int]]) -
     for kind, (kept, no_consent) in counts.items():
         if kept == 0 and no_consent > 0:
             return (
-                f"the school's lawful basis is consent, but none of its {no_consent} {_PLURAL[kind]} "
+                f"the school's lawful basis is consent, but none of its {no_consent} {PLURALS[kind]} "
                 "on roll has data processing consent, so nothing would be uploaded and everyone "
                 "already in ParentPay would be archived. In Bromcom, tick \"Data processing consent "
                 "has been granted\" on each person's record (steps 11-16 of the ParentPay set-up "

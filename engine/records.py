@@ -37,6 +37,9 @@ RECORD_FIELDS: dict[str, tuple[str, ...]] = {
 # Masked as "***" in human-readable reports unless --show-sensitive (CONTRACTS 4).
 SENSITIVE_FIELDS = frozenset({"dietary", "fsm", "fsm_start", "fsm_end"})
 
+# How people are counted in messages: "3 of 8 pupils", "none of its 12 pre-admissions".
+PLURALS = {"pupil": "pupils", "staff": "staff", "preadmission": "pre-admissions"}
+
 PARENTPAY_YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
 
 Record = dict[str, Any]  # {"mis_id": str, "type": str, "fields": {...}}

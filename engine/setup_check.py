@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import clock
@@ -37,12 +35,21 @@ from engine.functions import MappingFunctions
 from engine.mapping import Mapping, load_mappings
 from engine.pipeline import Options, compute_plan, new_run_id
 from engine.pipeline import school_settings as mapping_settings
-from engine.plan import Plan, consent_guard
+from engine.plan import consent_guard
+from engine.records import PLURALS
+from engine.setup_checklist import (
+    TITLES,
+    URL_FIX,
+    CheckItem,
+    SetupCheckResult,
+    counted,
+    secret_fix,
+    unprefixed,
+    year_code_fix,
+)
 from engine.sources import SOURCES, Source, Table
 from engine.stage import State
 from engine.transform import Transformed, transform
-
-__all__ = ["GUIDE_ENTITIES", "CheckItem", "SetupCheckResult", "render_checklist", "run_setup_check"]
 
 # The entities ParentPay's set-up guide asks a school to tick (steps 6-7; BROMCOM.md).
 GUIDE_ENTITIES = (
@@ -52,52 +59,8 @@ GUIDE_ENTITIES = (
     "StudentEnrolments", "StudentMealPatterns", "StudentMeals", "Students", "SubjectClasses", "Timetable",
 )  # fmt: skip
 
-# The points, in checklist order: stable key -> the line a data manager reads.
-TITLES = {
-    "school_file": "School file valid and password variable set",
-    "url": "Bromcom MIS URL answers",
-    "credentials": "Username, password and MIS OrgID accepted",
-    "entities": "Every entity the upload options need is ticked",
-    "year_codes": "Year groups of pupils on roll are ParentPay year codes",
-    "ufsm_years": "UFSM years (ufsm.year_codes) found among pupils on roll",
-    "consent": "People available under the lawful basis",
-    "trial": "Trial pupil upload (nothing pushed)",
-}
 _CODE_ORDER = {code: i for i, code in enumerate(PARENTPAY_YEAR_CODES)}
 _REFUSALS = (BromcomCredentialsError, BromcomSchoolIdError, BromcomPermissionError)
-_PLURAL = {"pupil": "pupils", "staff": "staff", "preadmission": "pre-admissions"}
-_MARKS = {True: "PASS", False: "FAIL", None: "SKIP"}
-_URL_FIX = (
-    "check bromcom.url in the school file against the MIS URL the school gave (UK cloud: "
-    "https://cloudmis.bromcom.com/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx); "
-    "if it is right, Bromcom may be down: try again later"
-)
-
-
-@dataclass(frozen=True)
-class CheckItem:
-    """One point of the checklist: ok is True (pass), False (fail) or None (skipped)."""
-
-    name: str  # a key of TITLES
-    title: str
-    ok: bool | None
-    detail: str
-    fix: str | None = None
-
-
-@dataclass
-class SetupCheckResult:
-    """The checklist of one school and the exit code it adds up to."""
-
-    school: str
-    urn: int
-    path: Path
-    items: list[CheckItem] = field(default_factory=list)
-    exit_code: int = 0
-    trial: Plan | None = None  # the trial pupil plan, when one could be made
-
-    def item(self, name: str) -> CheckItem:
-        return next(i for i in self.items if i.name == name)
 
 
 class _CachedSource:
@@ -185,7 +148,7 @@ class _Check:
             s.password()
         except ConfigError as exc:
             secret = isinstance(exc, MissingSecretError)
-            self.add("school_file", False, str(exc), _secret_fix(self.school) if secret else
+            self.add("school_file", False, str(exc), secret_fix(self.school) if secret else
                      "run `bromsync validate` on the school file and fix each problem it lists")  # fmt: skip
             self.skip_rest("the school file must be valid and the password variable set first")
             return False
@@ -200,15 +163,17 @@ class _Check:
             permitted = source.entities()
         except (BromcomCredentialsError, BromcomSchoolIdError) as exc:
             # The source's message says what is wrong, then the fix in the set-up steps' words.
-            what = "username or password" if isinstance(exc, BromcomCredentialsError) else "MIS OrgID"
-            detail, _, fix = _unprefixed(exc, self.school).partition(": ")
+            what = (
+                "username or password" if isinstance(exc, BromcomCredentialsError) else "MIS OrgID"
+            )
+            detail, _, fix = unprefixed(exc, self.school).partition(": ")
             self.add("url", True, answered)
             self.add("credentials", False, detail, fix or detail)
             self.skip_rest(f"Bromcom must accept the {what} first")
             return False
         except BromsyncError as exc:
             self.fatal = True
-            self.add("url", False, _unprefixed(exc, self.school), _URL_FIX)
+            self.add("url", False, unprefixed(exc, self.school), URL_FIX)
             self.skip_rest("the Bromcom URL must answer first")
             return False
         self.add("url", True, answered)
@@ -237,7 +202,9 @@ class _Check:
             fix = ("try again later; if it keeps failing, send this message to bromsync support"
                    if self.fatal else "do what the message says, then run `bromsync check` again")  # fmt: skip
             name = next(n for n in TITLES if n not in {i.name for i in self.result.items})
-            self.add(name, False, f"reading Bromcom's data failed: {_unprefixed(exc, self.school)}", fix)
+            self.add(
+                name, False, f"reading Bromcom's data failed: {unprefixed(exc, self.school)}", fix
+            )
             self.skip_rest("reading Bromcom's data failed")
 
     def entities(self, source: _CachedSource, needed: list[str]) -> None:
@@ -278,20 +245,24 @@ class _Check:
         bad = sorted((code for code in found if code not in _CODE_ORDER), key=_order)
         if bad:
             shown = {c: "(no year group)" if c is None else repr(c) for c in bad}
-            listed = ", ".join(f"{shown[c]} ({_count(found[c], 'pupil')})" for c in bad)
+            listed = ", ".join(f"{shown[c]} ({counted(found[c], 'pupil')})" for c in bad)
             self.add(
                 "year_codes", False,
                 f"year groups of pupils on roll that are not ParentPay codes (N1, N2, R, 1-14): "
                 f"{listed}; these pupils would be held back, and any UFSM pupils among them charged "
                 "for meals",
-                f"in Bromcom, recode {', '.join(_recode(c) for c in bad)} (ParentPay's set-up "
-                "guide: Reception = R, Year 1 = 1 ... Year 6 = 6), or map the value in the school "
-                f"file, e.g. year_code_aliases: {_alias_example(bad)}",
+                year_code_fix(bad),
             )  # fmt: skip
         else:
-            self.add("year_codes", True, f"all {_count(len(records), 'pupil')} on roll have ParentPay year codes")
+            self.add(
+                "year_codes",
+                True,
+                f"all {counted(len(records), 'pupil')} on roll have ParentPay year codes",
+            )
         good = sorted((code for code in found if code in _CODE_ORDER), key=_order)
-        seen = "pupils on roll by year code: " + (", ".join(f"{c} {found[c]}" for c in good) or "none")
+        seen = "pupils on roll by year code: " + (
+            ", ".join(f"{c} {found[c]}" for c in good) or "none"
+        )
         ufsm = list(self.school.ufsm_year_codes)
         absent = ", ".join(code for code in ufsm if not found.get(code))
         if absent:
@@ -322,12 +293,14 @@ class _Check:
         for mapping in readable:
             done = self.transform(mapping, consent=True)
             counts[mapping.type] = (len(done.records), done.no_consent)
-        parts = "; ".join(f"{_PLURAL[t]}: {k} of {k + n} with consent" for t, (k, n) in counts.items())
+        parts = "; ".join(
+            f"{PLURALS[t]}: {k} of {k + n} with consent" for t, (k, n) in counts.items()
+        )
         if consent_guard(self.school, counts) is None:
             self.add("consent", True, f"lawful basis is consent; {parts} (the others are left "
                      "out until their consent is ticked in Bromcom)")  # fmt: skip
             return
-        nobody = ", ".join(_PLURAL[t] for t, (kept, none) in counts.items() if kept == 0 and none)
+        nobody = ", ".join(PLURALS[t] for t, (kept, none) in counts.items() if kept == 0 and none)
         self.add(
             "consent", False,
             f"lawful basis is consent, and none of the {nobody} has data processing consent "
@@ -353,7 +326,10 @@ class _Check:
                 plan, _ = compute_plan(trial_school, settings, state, new_run_id())
         self.result.trial = plan
         data = plan.data
-        ops = {op: sum(c[op] for c in data["summary"].values()) for op in ("create", "update", "archive")}
+        ops = {
+            op: sum(c[op] for c in data["summary"].values())
+            for op in ("create", "update", "archive")
+        }
         errors = [c for c in data["checks"] if c["severity"] == "error"]
         left = sum(n for rules in data["left_out"].values() for n in rules.values())
         detail = (f"{ops['create']} to create, {ops['update']} to update, {ops['archive']} to "
@@ -363,7 +339,7 @@ class _Check:
             detail += f"; {data['excluded']['no_consent']} left out for want of consent"
         for c in data["checks"]:
             if c["severity"] != "error":
-                detail += f"; warning {c['name']}: {_count(len(c['records']), 'record')}"
+                detail += f"; warning {c['name']}: {counted(len(c['records']), 'record')}"
         if data["blocked"]:
             self.add("trial", False, f"{detail}; blocked: {data['blocked_reason']}",
                      "fix the points above, then run the check again")  # fmt: skip
@@ -375,67 +351,5 @@ class _Check:
             self.add("trial", True, detail)
 
 
-# -- words ---------------------------------------------------------------------------------
-
-
-def _unprefixed(exc: BromsyncError, school: SchoolConfig) -> str:
-    """The error's message without the "school (file): " that the checklist's heading gives."""
-    for prefix in (f"{school.name} ({school.path}): ", f"{school.name}: ", f"{school.path}: "):
-        if exc.message.startswith(prefix):
-            return exc.message[len(prefix) :]
-    return exc.message
-
-
-def _secret_fix(school: SchoolConfig) -> str:
-    s = school.bromcom
-    return (f"set the environment variable {s.password_env}, on the machine that runs bromsync, "
-            f"to the Bromcom web-service password of user {s.username!r} (recorded at step 4 of "
-            "the Bromcom set-up)")  # fmt: skip
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _order(code: str | None) -> tuple[int, str]:
     return (_CODE_ORDER.get(code or "", len(_CODE_ORDER)), code or "")
-
-
-def guess_year_code(value: str | None) -> str | None:
-    """The ParentPay code a common spelling stands for ('Year 1' -> '1', 'Rec' -> 'R'), if clear."""
-    text = (value or "").strip().lower()
-    if re.fullmatch(r"r|rec|reception|(?:year|yr|y) ?r", text):
-        return "R"
-    match = re.fullmatch(r"(?:year|yr|y) ?0*(\d{1,2})", text)
-    if match and match.group(1) in _CODE_ORDER:
-        return match.group(1)
-    match = re.fullmatch(r"(?:nursery|nur|n) ?([12])", text)
-    return f"N{match.group(1)}" if match else None
-
-
-def _recode(code: str | None) -> str:
-    if code is None:
-        return "the pupils with no year group (give each one)"
-    guess = guess_year_code(code)
-    return f"year group {code!r} as {guess}" if guess else f"year group {code!r} as its ParentPay code"
-
-
-def _alias_example(bad: list[str | None]) -> str:
-    pairs = [f'"{c}": "{guess_year_code(c)}"' for c in bad if c is not None and guess_year_code(c)]
-    return "{" + (", ".join(pairs) or '"Year 1": "1"') + "}"
-
-
-def render_checklist(result: SetupCheckResult) -> str:
-    """The checklist for the terminal: a PASS/FAIL/SKIP line per point, then what to change."""
-    lines = [f"Set-up check for {result.school} (URN {result.urn}), {result.path}", ""]
-    for number, item in enumerate(result.items, 1):
-        lines.append(f"[{_MARKS[item.ok]}] {number}. {item.title}")
-        lines.append(f"       {item.detail}")
-        if item.ok is False and item.fix:
-            lines.append(f"       Fix: {item.fix}")
-    failed = _count(sum(1 for i in result.items if i.ok is False), "point")
-    verdict = {
-        0: "Ready to go live: every point passed.",
-        1: "The check could not run to the end: fix the failed point and run it again.",
-    }.get(result.exit_code, f"Not ready to go live: {failed} to fix.")
-    return "\n".join([*lines, "", verdict]) + "\n"

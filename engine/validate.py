@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.checks import check_problems, checks_dir
+from engine.check_packs import check_problems, checks_dir
 from engine.config import load_school, school_problems
 from engine.errors import ConfigError
 from engine.mapping import compile_mapping, mappings_dir

@@ -1,5 +1,6 @@
-"""engine/checks.py and checks/builtin.yaml: each built-in check tripped and not tripped on a
-real DuckDB state, the run's context, and broken check files failing in `validate`, located."""
+"""engine/checks.py, check_packs.py, check_context.py and checks/builtin.yaml: each built-in check
+tripped and not tripped on a real DuckDB state, the run's context, and broken check files failing
+in `validate`, located."""
 
 from __future__ import annotations
 
@@ -13,15 +14,8 @@ import duckdb
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from engine.checks import (
-    CheckHit,
-    check_problems,
-    checks_dir,
-    compile_checks,
-    held_ids,
-    load_checks,
-    run_checks,
-)
+from engine.check_packs import check_problems, checks_dir, compile_checks, load_checks
+from engine.checks import CheckHit, held_ids, run_checks
 from engine.errors import ConfigError
 from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table

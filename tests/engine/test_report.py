@@ -1,4 +1,5 @@
-"""engine/report.py and engine/html_report.py: the plan told as school events, in Markdown and HTML."""
+"""engine/report_content.py, report.py and html_report.py: the plan told as school events, in
+Markdown and HTML."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from engine.config import BromcomSettings, SchoolConfig
 from engine.diff import diff
 from engine.html_report import render_html
 from engine.plan import Plan, build_plan
-from engine.report import MASK, build_report, render_markdown
+from engine.report import render_markdown
+from engine.report_content import MASK, build_report
 
 SCHOOL = SchoolConfig(
     path=Path("schools/oakfield.yaml"),

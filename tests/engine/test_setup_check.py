@@ -14,12 +14,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from engine.config import load_school
-from engine.setup_check import (
-    SetupCheckResult,
-    guess_year_code,
-    render_checklist,
-    run_setup_check,
-)
+from engine.setup_check import run_setup_check
+from engine.setup_checklist import SetupCheckResult, guess_year_code, render_checklist
 from engine.sources.bromcom import BromcomSource
 from tests.conftest import Stack, write_fixture_school_file
 
@@ -135,14 +131,16 @@ def test_an_unknown_mis_orgid_fails_the_credentials(stack: Stack, tmp_path: Path
 
 
 def test_an_unreachable_url_exits_1(stack: Stack, tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port nothing listens on
+    # A port nothing listens on: bound but not listening, and held for the whole check so no
+    # other program (a parallel test run) can start listening on it once it is free.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    school = tmp_path / "unreachable.yaml"
-    write_fixture_school_file(school, f"http://127.0.0.1:{port}/TPReadOnlyDataService.asmx")
-    result = run_setup_check(
-        load_school(school), source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1)
-    )
+        school = tmp_path / "unreachable.yaml"
+        write_fixture_school_file(school, f"http://127.0.0.1:{port}/TPReadOnlyDataService.asmx")
+        result = run_setup_check(
+            load_school(school), source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1)
+        )
     assert result.exit_code == 1
     assert marks(result)["url"] is False and marks(result)["credentials"] is None
     assert "did not answer" in result.item("url").detail
