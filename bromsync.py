@@ -247,6 +247,38 @@ def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archiv
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for <urn>.pupils.csv, <urn>.staff.csv and <urn>.preadmissions.csv.")
+@click.option("--allow-mass-archive", is_flag=True, help="Write the files even if uploading them would archive many records.")
+@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+@click.option("--fetch-jobs", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="Bromcom entities fetched at once.")
+def export(file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str | None, fetch_jobs: int) -> None:
+    """Write ParentPay manual-upload CSV files of the school's current data; pushes nothing.
+
+    The same records a plan would send: fetched from Bromcom, mapped and checked, with records
+    held back by a check left out and listed (docs/export.md). Exit 0 written, 3 records held
+    back or blocked, 1 Bromcom failed, 2 bad configuration.
+    """
+
+    def body() -> int:
+        from engine.config import load_school
+        from engine.export import detail_lines, export_school, summary_line
+        from engine.pipeline import Options
+
+        options = Options(state_dir=_state_dir(state_dir), allow_mass_archive=allow_mass_archive,
+                          on_event=_echo_event, fetch_jobs=fetch_jobs)
+        result = export_school(load_school(file), out_dir, options)
+        click.echo(summary_line(result))
+        for line in detail_lines(result):
+            click.echo(f"    {line}")
+        return result.exit_code
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
 @click.argument("query")
 @click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
 def sql(file: Path, query: str, state_dir: str | None) -> None:

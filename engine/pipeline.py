@@ -92,7 +92,8 @@ def school_settings(school: SchoolConfig) -> dict[str, Any]:
     }
 
 
-def _source(school: SchoolConfig, options: Options) -> Source:
+def open_source(school: SchoolConfig, options: Options) -> Source:
+    """The school's MIS source as `options` ask for it (a test factory, or Bromcom, recording)."""
     if options.source_factory is not None:
         return options.source_factory(school)
     if options.record_dir is not None:
@@ -177,7 +178,7 @@ def compute_plan(
     today = clock.today()
     say = options.on_event
     mappings = load_mappings(school.options, options.mappings_dir)
-    source = _source(school, options)
+    source = open_source(school, options)
     needed = [entity for m in mappings for entity in m.entities()]
     fetched = fetch_entities(source, needed, school=school.name, on_event=say, jobs=options.fetch_jobs)
     for table, seconds in fetched.values():
