@@ -247,6 +247,35 @@ def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archiv
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for <urn>.match.json and <urn>.match.md.")
+@click.option("--apply", "apply_", is_flag=True, help="Re-key the certain and probable matches in ParentPay.")
+@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> None:
+    """The data-matching exercise: match records already in ParentPay to Bromcom IDs.
+
+    Pupils by UPN, otherwise by name and date of birth; writes a match report to review
+    (docs/matching.md). --apply re-keys the certain and probable matches, keeping each
+    account and its balance. Exit 0 nothing to decide; 3 a person must decide something, or
+    --apply was refused or rejected.
+    """
+
+    def body() -> int:
+        from engine.config import load_school
+        from engine.match_report import render_match_summary
+        from engine.match_run import run_match
+        from engine.pipeline import Options
+
+        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, on_event=_echo_event)
+        result = run_match(load_school(file), options, apply=apply_)
+        click.echo(render_match_summary(result))
+        return result.exit_code
+
+    _finish(_guarded(body))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <urn>.pupils.csv, <urn>.staff.csv and <urn>.preadmissions.csv.")
 @click.option("--allow-mass-archive", is_flag=True, help="Write the files even if uploading them would archive many records.")

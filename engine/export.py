@@ -30,14 +30,10 @@ from engine.config import SchoolConfig
 from engine.diff import TYPES, diff, natural_key
 from engine.errors import BromsyncError, ConfigError
 from engine.events import Event
-from engine.extract import fetch_entities
-from engine.functions import MappingFunctions
-from engine.mapping import load_mappings
-from engine.pipeline import Options, check_records, new_run_id, open_source, school_settings
+from engine.pipeline import Options, fetch_and_check, new_run_id
 from engine.plan import archive_guard, consent_guard
 from engine.records import RECORD_FIELDS, Record
 from engine.stage import State, state_path
-from engine.transform import transform
 
 # <urn>.<name>.csv; the names are the school file's upload.options.
 FILE_NAMES = {"pupil": "pupils", "staff": "staff", "preadmission": "preadmissions"}
@@ -141,27 +137,8 @@ def export_school(school: SchoolConfig, out_dir: Path, options: Options) -> Expo
 def _export(
     school: SchoolConfig, out_dir: Path, options: Options, state: State, run_id: str
 ) -> ExportResult:
-    today = clock.today()
     say = options.on_event
-    mappings = load_mappings(school.options, options.mappings_dir)
-    needed = [entity for m in mappings for entity in m.entities()]
-    fetched = fetch_entities(
-        open_source(school, options), needed, school=school.name, on_event=say, jobs=options.fetch_jobs
-    )
-    for table, seconds in fetched.values():
-        state.save_raw(run_id, table, seconds)
-    tables = {name: table for name, (table, _) in fetched.items()}
-    settings = school_settings(school)
-    results = [
-        transform(
-            mapping,
-            tables,
-            functions=MappingFunctions(today=today, settings=settings),
-            consent_required=school.lawful_basis == "consent",
-        )
-        for mapping in mappings
-    ]
-    checked = check_records(state, run_id, results, settings, today)
+    results, checked = fetch_and_check(school, options, state, run_id)
     formula = formula_hits(checked.records)
     if formula:
         state.save_checks(run_id, formula)

@@ -166,6 +166,35 @@ def _skip_known_rejections(
     return kept, hits
 
 
+def fetch_and_check(
+    school: SchoolConfig, options: Options, state: State, run_id: str
+) -> tuple[list[Transformed], Checked]:
+    """Fetch the school's data, map it to records, stage and check them under `run_id`.
+
+    What plan, export and match share before each goes its own way: the raw rows, the
+    records and the check results are saved in `state`; nothing is pushed.
+    """
+    today = clock.today()
+    say = options.on_event
+    mappings = load_mappings(school.options, options.mappings_dir)
+    needed = [entity for m in mappings for entity in m.entities()]
+    fetched = fetch_entities(
+        open_source(school, options), needed, school=school.name, on_event=say, jobs=options.fetch_jobs
+    )
+    for table, seconds in fetched.values():
+        state.save_raw(run_id, table, seconds)
+    tables = {name: table for name, (table, _) in fetched.items()}
+    settings = school_settings(school)
+    functions = MappingFunctions(today=today, settings=settings)
+    consent = school.lawful_basis == "consent"
+    results = [transform(m, tables, functions=functions, consent_required=consent) for m in mappings]
+    checked = check_records(state, run_id, results, settings, today)
+    for done in results:
+        held = sum(1 for r in done.records if r["mis_id"] in checked.held)
+        say(Event(school.name, "map", f"{done.type}: {len(done.records)} records, {held} held back by checks"))
+    return results, checked
+
+
 def compute_plan(
     school: SchoolConfig, options: Options, state: State, run_id: str
 ) -> tuple[Plan, dict[str, Record]]:
@@ -177,28 +206,7 @@ def compute_plan(
     """
     today = clock.today()
     say = options.on_event
-    mappings = load_mappings(school.options, options.mappings_dir)
-    source = open_source(school, options)
-    needed = [entity for m in mappings for entity in m.entities()]
-    fetched = fetch_entities(source, needed, school=school.name, on_event=say, jobs=options.fetch_jobs)
-    for table, seconds in fetched.values():
-        state.save_raw(run_id, table, seconds)
-    tables = {name: table for name, (table, _) in fetched.items()}
-
-    settings = school_settings(school)
-    results = [
-        transform(
-            mapping,
-            tables,
-            functions=MappingFunctions(today=today, settings=settings),
-            consent_required=school.lawful_basis == "consent",
-        )
-        for mapping in mappings
-    ]
-    checked = check_records(state, run_id, results, settings, today)
-    for done in results:
-        held = sum(1 for r in done.records if r["mis_id"] in checked.held)
-        say(Event(school.name, "map", f"{done.type}: {len(done.records)} records, {held} held back by checks"))
+    results, checked = fetch_and_check(school, options, state, run_id)
     records, hits = checked.records, checked.hits
 
     baseline = state.uploaded()
