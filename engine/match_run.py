@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +153,23 @@ def _match(
     if apply:
         _apply(result, state, target)
         result.files = write_match_files(result, out_dir)
+    state.set_match_holds(run_id, _holds(entries))
     return result
+
+
+def _holds(entries: Sequence[Entry]) -> list[tuple[str, str, str]]:
+    """Bromcom records that must wait: what a person must decide, and matches not yet re-keyed.
+
+    Until then `plan`, `run` and `export` hold them back, so that no second account is made
+    for someone ParentPay already knows under the old MIS's ID.
+    """
+    holds = []
+    for entry in entries:
+        waiting = entry.kind in DECIDE_KINDS or (entry.kind in REKEY_KINDS and entry.outcome != "applied")
+        if waiting:
+            for record in entry.bromcom:
+                holds.append((record["mis_id"], record["type"], f"{entry.kind}: {entry.reason}"))
+    return holds
 
 
 def _digest(result: MatchResult) -> str:

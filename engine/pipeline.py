@@ -19,7 +19,7 @@ from engine import clock
 from engine.check_packs import SqlCheck, load_checks
 from engine.checks import CheckHit, held_ids, run_checks
 from engine.config import SchoolConfig
-from engine.diff import Change, apply_change, diff, operation_of
+from engine.diff import TYPES, Change, apply_change, diff, natural_key, operation_of
 from engine.errors import BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
 from engine.extract import fetch_entities
@@ -120,10 +120,35 @@ def check_records(
     every = [r for t in results for r in t.records]
     state.save_records(run_id, every, [])
     hits = run_checks(state.con, run_id, _checks(), {**settings, "today": today})
+    hits += _awaiting_match(every, state.match_holds())
     held = held_ids(hits)
     state.mark_held(run_id, held)
     state.save_checks(run_id, hits)
     return Checked([r for r in every if r["mis_id"] not in held], held, hits)
+
+
+def _awaiting_match(records: Sequence[Record], holds: Mapping[str, str]) -> list[CheckHit]:
+    """Records the data-matching exercise has not settled: sending them would duplicate an account."""
+    hits = []
+    for kind in TYPES:
+        waiting = [r["mis_id"] for r in records if r["type"] == kind and r["mis_id"] in holds]
+        if waiting:
+            hits.append(
+                CheckHit(
+                    name="awaiting_data_matching",
+                    severity="error",
+                    type=kind,
+                    records=sorted(waiting, key=natural_key),
+                    message="The last `bromsync match` found these records may already have a "
+                    "ParentPay account under another ID, so they are held back: uploading them "
+                    "now could create a second account for the same person.",
+                    remediation="Review the match report, settle each line (re-key with "
+                    "`bromsync match --apply`, or correct the data), then run `bromsync match` "
+                    "again; it releases what it no longer finds uncertain.",
+                    details=sorted({holds[m] for m in waiting}),
+                )
+            )
+    return hits
 
 
 @cache

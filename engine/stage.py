@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS uploaded (
 CREATE TABLE IF NOT EXISTS uploads (
     seq INTEGER, upload_id VARCHAR, run_id VARCHAR, plan_digest VARCHAR, batch INTEGER,
     idempotency_key VARCHAR, acknowledged_at TIMESTAMP, applied INTEGER, rejected INTEGER);
+CREATE TABLE IF NOT EXISTS match_holds (
+    mis_id VARCHAR, type VARCHAR, reason VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS upload_results (
     upload_id VARCHAR, idx INTEGER, op VARCHAR, type VARCHAR, mis_id VARCHAR,
     status VARCHAR, code VARCHAR, message VARCHAR, operation JSON);
@@ -272,6 +274,33 @@ class State:
             ") WHERE n = 1 AND status = 'rejected' AND operation IS NOT NULL"
         ).fetchall()
         return {m: {"operation": json.loads(o), "code": c, "message": t} for m, o, c, t in rows}
+
+    def set_match_holds(self, run_id: str, holds: Sequence[tuple[str, str, str]]) -> None:
+        """Replace the records `bromsync match` says must wait: (mis_id, type, reason) each."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM match_holds")
+            if holds:
+                self._insert(
+                    "match_holds",
+                    pa.table(
+                        {
+                            "mis_id": [h[0] for h in holds],
+                            "type": [h[1] for h in holds],
+                            "reason": [h[2] for h in holds],
+                            "run_id": [run_id] * len(holds),
+                        }
+                    ),
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def match_holds(self) -> dict[str, str]:
+        """mis_id -> why the last `bromsync match` says the record must wait for a decision."""
+        rows = self.con.execute("SELECT mis_id, reason FROM match_holds").fetchall()
+        return {m: r for m, r in rows}
 
     def acknowledge(
         self,

@@ -155,9 +155,12 @@ def test_apply_rekeys_exactly_the_confirmed_and_the_next_run_updates_them(seeded
     run = run_school(load_school(seeded.school_file), Options(state_dir=seeded.state_dir))
     changes = run.plan.data["changes"]
     created = {c["mis_id"] for c in changes if c["op"] == "create"}
-    # The matched and the already keyed are updated; only people ParentPay never held (and the
-    # undecided twins and Siân, as the report warns) are created. Nothing is archived.
-    assert created == {"1002", "1008", "1010", "1012", "1013", "1014", "3003"}
+    # The matched and the already keyed are updated; only people ParentPay never held are
+    # created. The undecided twins and Siân wait for a decision: creating them could make a
+    # second account. Nothing is archived.
+    assert created == {"1008", "1010", "1012", "3003"}
+    [waiting] = [c for c in run.plan.data["checks"] if c["name"] == "awaiting_data_matching"]
+    assert (waiting["severity"], waiting["records"]) == ("error", ["1002", "1013", "1014"])
     assert not created & {*CONFIRMED.values(), "1011"}
     assert {c["mis_id"] for c in changes if c["op"] == "update"} >= {
         "1001",
@@ -167,7 +170,7 @@ def test_apply_rekeys_exactly_the_confirmed_and_the_next_run_updates_them(seeded
         "2002",
     }
     assert not [c for c in changes if c["op"] == "archive"]
-    assert run.rejected == []
+    assert run.rejected == [] and run.exit_code == 3  # held back for the match: not done yet
     after = {p["mis_id"]: p for p in seeded.parentpay.people(SITE_ID, status="all")}
     assert (
         after["1001"]["fields"]["year_code"] == "4"
@@ -175,6 +178,23 @@ def test_apply_rekeys_exactly_the_confirmed_and_the_next_run_updates_them(seeded
     )
     assert after["2002"]["fields"]["forename"] == "Dai"
     assert seeded.parentpay.account_id(SITE_ID, "1001") == accounts["A101"]
+
+
+def test_a_run_after_a_match_not_yet_applied_creates_no_second_account(seeded: Stack) -> None:
+    # The report is being reviewed; somebody runs the school meanwhile. The matched people
+    # must not get new accounts beside their old ones.
+    run_match(load_school(seeded.school_file), Options(state_dir=seeded.state_dir, out_dir=seeded.plans))
+    run = run_school(load_school(seeded.school_file), Options(state_dir=seeded.state_dir))
+    created = {c["mis_id"] for c in run.plan.data["changes"] if c["op"] == "create"}
+    assert not created & {*CONFIRMED.values(), "1002", "1013", "1014"}
+    waiting = {m for c in run.plan.data["checks"] if c["name"] == "awaiting_data_matching" for m in c["records"]}
+    assert set(CONFIRMED.values()) <= waiting
+
+    # Once applied, a new match releases the re-keyed people.
+    run_match(load_school(seeded.school_file), Options(state_dir=seeded.state_dir, out_dir=seeded.plans), apply=True)
+    again = run_school(load_school(seeded.school_file), Options(state_dir=seeded.state_dir))
+    waiting = {m for c in again.plan.data["checks"] if c["name"] == "awaiting_data_matching" for m in c["records"]}
+    assert waiting == {"1002", "1013", "1014"}
 
 
 def test_a_rekey_onto_an_id_taken_meanwhile_is_reported(seeded: Stack) -> None:
