@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,16 +23,14 @@ def fetch_entities(
     """
     wanted = list(dict.fromkeys(entities))
     source.require(wanted)
-    done = 0
+    done = itertools.count(1)  # next() is atomic in CPython: each fetch gets its own number
 
     def fetch(name: str) -> tuple[Table, float]:
-        nonlocal done
         started = time.perf_counter()
         table = source.fetch(name)
         seconds = time.perf_counter() - started
-        done += 1
         on_event(
-            Event(school, "fetch", f"[{done}/{len(wanted)}] {name}: {len(table.rows)} rows in {seconds:.1f}s")
+            Event(school, "fetch", f"[{next(done)}/{len(wanted)}] {name}: {len(table.rows)} rows in {seconds:.1f}s")
         )
         return table, seconds
 

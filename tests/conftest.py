@@ -115,7 +115,8 @@ class Stack:
     def save_entity(self, name: str, content: dict[str, Any]) -> None:
         path = self.data / "20001" / f"{name}.json"
         path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-        # The simulator re-reads a file when its mtime changes; make sure it does.
+        # The simulator notices a changed file by its content; the moved mtime is belt and
+        # braces for file systems with coarse timestamps.
         stamp = path.stat().st_mtime + 2
         os.utime(path, (stamp, stamp))
 

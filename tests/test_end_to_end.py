@@ -118,12 +118,14 @@ def test_unreachable_url_exits_1_with_what_to_fix(stack: Stack, tmp_path: Path) 
 
     from tests.conftest import write_fixture_school_file
 
-    with socket.socket() as s:  # a port nothing listens on
+    # A port nothing listens on: bound but not listening, and held for the whole run so no
+    # other program (a parallel test run) can start listening on it once it is free.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    school = tmp_path / "unreachable.yaml"
-    write_fixture_school_file(school, f"http://127.0.0.1:{port}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx")
-    result = bromsync("run", str(school))
+        school = tmp_path / "unreachable.yaml"
+        write_fixture_school_file(school, f"http://127.0.0.1:{port}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx")
+        result = bromsync("run", str(school))
     assert result.exit_code == 1, result.output
     assert "did not answer" in result.output and "bromcom.url" in result.output
     assert stack.parentpay.people(SITE_ID) == []

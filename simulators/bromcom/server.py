@@ -236,9 +236,10 @@ def serve(data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
 def run_until_interrupted(sim: SimulatorBase, what: str) -> None:
     """Start `sim`, print `what` and its URL, and serve until Ctrl-C (the CLI's `simulate`)."""
     sim.start()
-    print(f"{what} at {sim.url}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
     try:
+        # Inside the try: Ctrl-C may come as soon as the URL is out, even mid-print.
+        print(f"{what} at {sim.url}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

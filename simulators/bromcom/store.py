@@ -3,15 +3,18 @@
     DATA/<org_id>/account.json   {"username": ..., "password": ..., "permitted": [entity, ...]}
     DATA/<org_id>/<Entity>.json  {"columns": [[name, xs type], ...], "rows": [{...}, ...]}
 
-(README.md in this folder has the details.) Files are read when first needed and read again
-when they change on disk (modified time, size or inode), so a test can edit a pupil between
-two runs against one running simulator. Values are checked and typed at load, and each row's
-XML is rendered once there, so a request only filters and joins.
+(README.md in this folder has the details.) Files are read when first needed and parsed again
+when their content changes, so a test can edit a pupil between two runs against one running
+simulator. The content itself is compared, not the modified time: two same-size writes within
+one clock tick of the file system leave time, size and inode all unchanged. Values are checked
+and typed at load, and each row's XML is rendered once there, so a request only filters and
+joins.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -55,7 +58,7 @@ class DataStore:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"simulator data folder {self.root} does not exist")
-        self._cache: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self._cache: dict[Path, tuple[bytes, Any]] = {}  # path -> (content digest, parsed)
         self._lock = threading.Lock()
 
     def account(self, org_id: int) -> Account | None:
@@ -94,17 +97,17 @@ class DataStore:
 
     def _load(self, path: Path, parse: Callable[[Path, Any], T]) -> T:
         try:
-            st = path.stat()
+            content = path.read_bytes()
         except OSError as exc:
             raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        stamp = hashlib.blake2b(content, digest_size=16).digest()
         with self._lock:
             hit = self._cache.get(path)
             if hit is not None and hit[0] == stamp:
                 return hit[1]  # type: ignore[no-any-return]
             try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                raw = json.loads(content.decode("utf-8"))
+            except ValueError as exc:
                 raise DataError(f"{path}: not valid JSON ({exc})") from None
             value = parse(path, raw)
             self._cache[path] = (stamp, value)

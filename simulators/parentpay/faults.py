@@ -68,6 +68,51 @@ class FaultQueue:
             return len(self._queue)
 
 
+class Delays:
+    """Requests held back by a "delay" fault: counted, and woken early by release() or close().
+
+    Tests wait on `held()` rather than on the clock, and end a delay when they are done with
+    it, so a slow moment on a busy machine cannot turn "still held" into "already answered".
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: set[threading.Event] = set()
+        self._closed = False
+
+    def hold(self, seconds: float) -> None:
+        wake = threading.Event()
+        with self._lock:
+            if self._closed:
+                return
+            self._held.add(wake)
+        try:
+            wake.wait(seconds)
+        finally:
+            with self._lock:
+                self._held.discard(wake)
+
+    def held(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def release(self) -> None:
+        with self._lock:
+            for wake in self._held:
+                wake.set()
+
+    def open(self) -> None:
+        with self._lock:
+            self._closed = False
+
+    def close(self) -> None:
+        """Wake every held request and hold no new ones (the simulator is stopping)."""
+        with self._lock:
+            self._closed = True
+            for wake in self._held:
+                wake.set()
+
+
 class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import store as db
-from .faults import Fault, FaultQueue, RequestLog, RequestRecord
+from .faults import Delays, Fault, FaultQueue, RequestLog, RequestRecord
 from .formats import STATUSES, TYPES
 from .uploads import process_upload
 
@@ -37,7 +37,7 @@ class Context:
     faults: FaultQueue
     log: RequestLog
     slots: threading.BoundedSemaphore
-    stopping: threading.Event = field(default_factory=threading.Event)
+    delays: Delays = field(default_factory=Delays)
 
 
 @dataclass
@@ -131,7 +131,8 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 finally:
                     ctx.slots.release()
-        self._send(reply)
+        # Logged before the answer goes out: a client holding the answer (or the dropped
+        # connection) must find its request in the log, with no window where it is missing.
         ctx.log.add(
             RequestRecord(
                 method=method,
@@ -142,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
                 fault=fault.kind if fault else None,
             )
         )
+        self._send(reply)
 
     def _read_body(self) -> tuple[bytes, Reply | None]:
         try:
@@ -171,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str, body: bytes, fault: Fault | None) -> Reply:
         ctx = self.server.ctx
         if fault and fault.kind == "delay":
-            ctx.stopping.wait(fault.seconds)
+            ctx.delays.hold(fault.seconds)
         if fault and fault.kind == "429":
             return _error(
                 429, "overloaded", f"ParentPay is busy; retry after {fault.retry_after} seconds.",

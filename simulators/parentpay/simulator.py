@@ -85,7 +85,7 @@ class ParentPaySimulator:
     def start(self) -> ParentPaySimulator:
         if self._server is not None:
             raise RuntimeError("the ParentPay simulator is already running")
-        self._ctx.stopping.clear()
+        self._ctx.delays.open()
         self._server = Server((self.host, self._port), self._ctx, ipv6=":" in self.host)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -100,7 +100,7 @@ class ParentPaySimulator:
     def stop(self) -> None:
         if self._server is None:
             return
-        self._ctx.stopping.set()  # wakes injected delays
+        self._ctx.delays.close()  # wakes injected delays
         self._server.shutdown()
         self._server.server_close()
         self._server.cut_connections()
@@ -158,8 +158,18 @@ class ParentPaySimulator:
         return self._faults.pending()
 
     @property
+    def held_requests(self) -> int:
+        """How many requests an injected "delay" is holding back right now."""
+        return self._ctx.delays.held()
+
+    def release_delays(self) -> None:
+        """End the injected delays now holding requests back: they answer at once."""
+        self._ctx.delays.release()
+
+    @property
     def requests(self) -> list[RequestRecord]:
-        """Every request answered (or dropped) so far, oldest first."""
+        """Every request answered (or dropped) so far, oldest first. A request is logged
+        before its answer goes out, so a client that has its answer finds it here."""
         return self._log.snapshot()
 
     def clear_requests(self) -> None:
@@ -234,14 +244,15 @@ def serve(
         Path(data_dir), token, sites, host, port, max_concurrent=max_concurrent
     )
     sim.start()
-    known = ", ".join(str(s) for s in sim.sites) or "none (add with --site ID)"
-    print(f"ParentPay simulator listening on {sim.url}", file=out)
-    print(f"  BROMSYNC_PARENTPAY_URL={sim.url}", file=out)
-    print(f"  BROMSYNC_PARENTPAY_TOKEN={sim.token}", file=out)
-    print(f"  sites: {known}", file=out)
-    print(f"  data: {sim.data_dir / db.DB_NAME}", file=out)
-    print("Press Ctrl+C to stop.", file=out, flush=True)
     try:
+        # Inside the try: Ctrl+C may come as soon as the URL is out, even mid-print.
+        known = ", ".join(str(s) for s in sim.sites) or "none (add with --site ID)"
+        print(f"ParentPay simulator listening on {sim.url}", file=out)
+        print(f"  BROMSYNC_PARENTPAY_URL={sim.url}", file=out)
+        print(f"  BROMSYNC_PARENTPAY_TOKEN={sim.token}", file=out)
+        print(f"  sites: {known}", file=out)
+        print(f"  data: {sim.data_dir / db.DB_NAME}", file=out)
+        print("Press Ctrl+C to stop.", file=out, flush=True)
         sim.wait()
     except KeyboardInterrupt:
         pass

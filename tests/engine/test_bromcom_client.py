@@ -329,17 +329,19 @@ def test_a_truncated_answer_is_a_response_error_and_is_retried(
 
 
 def test_a_closed_port_is_unreachable_quickly(password: str) -> None:
+    # Bound but never listening: connections are refused, and no other program (a parallel
+    # test run) can take the port while the test holds it, as it could once it was closed.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}{ASMX_PATH}"
-    source = BromcomSource.for_school(make_school(url), base_delay=0.001, connect_timeout=1)
+        url = f"http://127.0.0.1:{port}{ASMX_PATH}"
+        source = BromcomSource.for_school(make_school(url), base_delay=0.001, connect_timeout=1)
 
-    started = time.monotonic()
-    with pytest.raises(BromcomUnreachable) as caught:
-        source.entities()
+        started = time.monotonic()
+        with pytest.raises(BromcomUnreachable) as caught:
+            source.entities()
 
-    assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 3
     assert f"the Bromcom URL {url} did not answer" in str(caught.value)
     assert "check bromcom.url" in str(caught.value).lower()
 

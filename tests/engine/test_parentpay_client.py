@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ class Reply:
     status: int = 200
     body: Any = None  # JSON-encoded unless bytes
     headers: dict[str, str] | None = None
-    delay: float = 0.0  # seconds to wait before answering
+    delay: float = 0.0  # seconds to wait before answering (cut short when the server stops)
 
 
 DROP = Reply(status=-1)  # read the request, then close the connection without answering
@@ -60,6 +59,7 @@ class FakeParentPay(ThreadingHTTPServer):
         self.seen: list[Seen] = []
         self.respond: Responder = lambda seen: Reply(500, {"message": "not scripted"})
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.stopping = threading.Event()  # ends delayed replies, unanswered, at teardown
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that timed out leaves a broken pipe behind; expected here
@@ -88,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is DROP:
             self.close_connection = True
             return
-        time.sleep(reply.delay)
+        if reply.delay and self.server.stopping.wait(reply.delay):
+            return
         data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         self.send_response(reply.status)
         for name, value in (reply.headers or {}).items():
@@ -157,6 +158,7 @@ def server() -> Iterator[FakeParentPay]:
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     yield srv
+    srv.stopping.set()
     srv.shutdown()
     srv.server_close()
     thread.join(timeout=5)
@@ -280,8 +282,10 @@ def test_connection_dropped_after_processing_is_retried_and_applied_once(
 
 def test_read_timeout_is_retried(server: FakeParentPay, sleeps: list[float]) -> None:
     uploads = Uploads()
-    server.respond = then(Reply(200, {}, delay=1.0), after=uploads)
-    client = ParentPayClient(server.url, "t", timeout=0.3, backoff_base=0.01, sleep=sleeps.append)
+    # The first answer never comes while the test runs, and the timeout leaves the retry's
+    # answer ample time on a busy machine: a slow answer there must not become another retry.
+    server.respond = then(Reply(200, {}, delay=60), after=uploads)
+    client = ParentPayClient(server.url, "t", timeout=1.0, backoff_base=0.01, sleep=sleeps.append)
 
     assert client.push(SITE, ops(1), "run-5").applied == 1
     assert len(server.posts()) == 2 and len(sleeps) == 1

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from engine.checks import CheckHit
 from engine.errors import StateError
 from engine.records import Record
 from engine.sources import Table
 from engine.stage import State, query_state, state_path
-from engine.checks import CheckHit
 
 URN = 100001
 TODAY = dt.date(2026, 11, 28)

@@ -16,11 +16,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from engine.checks import CheckHit
 from engine.errors import StateError
 from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table
 from engine.stage import _SCHEMA, State, query_state, state_path
-from engine.checks import CheckHit
 from engine.views import SCHEMA_VERSION, TABLES, VIEWS, attach_all, query_all
 
 ROOT = Path(__file__).resolve().parents[2]

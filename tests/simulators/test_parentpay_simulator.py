@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -365,22 +366,30 @@ def test_dropped_connection_after_commit_then_retry_gets_the_stored_answer(
     ]
 
 
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    """Wait for `condition`, failing the test after `timeout` seconds (never just carrying on)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting {timeout} s for {what}"
+        time.sleep(0.005)
+
+
 def test_more_concurrent_requests_than_allowed_get_429(tmp_path: Path) -> None:
     with ParentPaySimulator(tmp_path / "pp", TOKEN, [SITE], max_concurrent=1) as sim:
-        sim.inject("delay", seconds=0.5)
+        # Held until released below, however slowly this machine gets to the second request.
+        sim.inject("delay", seconds=60)
         slow: list[int] = []
         worker = threading.Thread(target=lambda: slow.append(get(sim).status_code))
         worker.start()
         try:
-            for _ in range(100):  # until the slow request holds the only slot
-                if sim.pending_faults == 0:
-                    break
-                threading.Event().wait(0.01)
+            wait_until(lambda: sim.held_requests == 1, "the slow request to hold the only slot")
             r = get(sim)
             assert (r.status_code, r.headers["Retry-After"]) == (429, "1")
         finally:
+            sim.release_delays()
             worker.join(timeout=TIMEOUT)
         assert slow == [200]
+        assert [x.status for x in sim.requests] == [429, 200]
 
 
 # -- GET filters -----------------------------------------------------------------------------
