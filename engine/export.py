@@ -30,7 +30,7 @@ from engine.config import SchoolConfig
 from engine.diff import TYPES, diff, natural_key
 from engine.errors import BromsyncError, ConfigError
 from engine.events import Event
-from engine.pipeline import Options, fetch_and_check, new_run_id
+from engine.pipeline import Options, fetch_and_check
 from engine.plan import archive_guard, consent_guard
 from engine.records import RECORD_FIELDS, Record
 from engine.stage import State, state_path
@@ -101,35 +101,16 @@ def export_school(school: SchoolConfig, out_dir: Path, options: Options) -> Expo
     on become the result's exit_code and message, recorded in the school's state.
     """
     path = state_path(options.state_dir, school.urn)
-    run_id = new_run_id()
     try:
-        state = State(path)
+        with State(path) as state, state.run(
+            urn=school.urn, school=school.name, command="export", today=clock.today()
+        ) as log:
+            result = _export(school, out_dir, options, state, log.run_id)
+            # summary stays NULL: runs.summary has the plan's shape, and there is no plan.
+            log.status = "ok" if result.exit_code == 0 else "incomplete"
+            log.message = result.message
     except BromsyncError as exc:
         return ExportResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
-    with state:
-        state.start_run(
-            run_id, urn=school.urn, school=school.name, command="export", today=clock.today()
-        )
-        try:
-            result = _export(school, out_dir, options, state, run_id)
-        except BromsyncError as exc:
-            state.finish_run(run_id, status="failed", message=str(exc))
-            return ExportResult(
-                school.name,
-                school.urn,
-                exc.exit_code,
-                str(exc),
-                error=exc,
-                run_id=run_id,
-                state=path,
-            )
-        except BaseException as exc:
-            state.finish_run(run_id, status="crashed", message=repr(exc))
-            raise
-        # summary stays NULL: docs/state.md gives runs.summary the plan's shape, and there is no plan.
-        state.finish_run(
-            run_id, status="ok" if result.exit_code == 0 else "incomplete", message=result.message
-        )
     result.state = path
     return result
 

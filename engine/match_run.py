@@ -16,7 +16,6 @@ from pathlib import Path
 
 from engine import clock
 from engine.config import SchoolConfig
-from engine.errors import BromsyncError
 from engine.match_report import write_match_files
 from engine.matching import (
     DECIDE_KINDS,
@@ -26,7 +25,7 @@ from engine.matching import (
     match_people,
     order_rekeys,
 )
-from engine.pipeline import Options, fetch_and_check, new_run_id
+from engine.pipeline import Options, fetch_and_check
 from engine.records import Record
 from engine.stage import State, state_path
 from engine.targets import TARGETS, OpResult, Target
@@ -99,26 +98,12 @@ def run_match(school: SchoolConfig, options: Options, *, apply: bool = False) ->
     school's state. Raises a BromsyncError when Bromcom or ParentPay cannot be read or written.
     """
     path = state_path(options.state_dir, school.urn)
-    run_id = new_run_id()
-    with State(path) as state:
-        state.start_run(
-            run_id, urn=school.urn, school=school.name, command="match", today=clock.today()
-        )
-        try:
-            result = _match(school, options, state, run_id, apply)
-        except BromsyncError as exc:
-            state.finish_run(run_id, status="failed", message=str(exc))
-            raise
-        except BaseException as exc:
-            state.finish_run(run_id, status="crashed", message=repr(exc))
-            raise
-        state.finish_run(
-            run_id,
-            status="ok" if result.exit_code == 0 else "incomplete",
-            baseline=result.baseline,
-            plan_digest=result.digest,
-            message=result.message,
-        )
+    with State(path) as state, state.run(
+        urn=school.urn, school=school.name, command="match", today=clock.today()
+    ) as log:
+        result = _match(school, options, state, log.run_id, apply)
+        log.status = "ok" if result.exit_code == 0 else "incomplete"
+        log.baseline, log.plan_digest, log.message = result.baseline, result.digest, result.message
     result.state = path
     return result
 

@@ -8,7 +8,6 @@ so one school's failure never stops the others.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,7 +38,7 @@ from engine.plan import (
 from engine.records import Record
 from engine.report import render_markdown
 from engine.sources import SOURCES, Source
-from engine.stage import State, state_path
+from engine.stage import RunLog, State, state_path
 from engine.targets import TARGETS, OpResult, Target
 from engine.transform import Transformed, transform
 
@@ -74,10 +73,6 @@ class Options:
     record_dir: Path | None = None  # save Bromcom's raw responses here (credentials scrubbed)
     source_factory: Callable[[SchoolConfig], Source] | None = None
     target_factory: Callable[[], Target] | None = None
-
-
-def new_run_id() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
 def school_settings(school: SchoolConfig) -> dict[str, Any]:
@@ -291,32 +286,24 @@ def _with_state(
     body: Callable[[SchoolConfig, Options, State, str], SchoolResult],
 ) -> SchoolResult:
     path = state_path(options.state_dir, school.urn)
-    run_id = new_run_id()
+    today = clock.today()
     try:
-        state = State(path)
+        with State(path) as state, state.run(
+            urn=school.urn, school=school.name, command=command, today=today
+        ) as log:
+            result = body(school, options, state, log.run_id)
+            _log_result(log, result, result.plan)
     except BromsyncError as exc:
         return SchoolResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
-    with state:
-        state.start_run(run_id, urn=school.urn, school=school.name, command=command, today=clock.today())
-        try:
-            result = body(school, options, state, run_id)
-        except BromsyncError as exc:
-            state.finish_run(run_id, status="failed", message=str(exc))
-            return SchoolResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
-        except BaseException as exc:
-            state.finish_run(run_id, status="crashed", message=repr(exc))
-            raise
-        plan = result.plan
-        state.finish_run(
-            run_id,
-            status={0: "ok", 3: "incomplete"}.get(result.exit_code, "failed"),
-            baseline=plan.baseline if plan else None,
-            plan_digest=plan.digest if plan else None,
-            summary=plan.data["summary"] if plan else None,
-            message=result.message,
-        )
     result.state = path
     return result
+
+
+def _log_result(log: RunLog, result: SchoolResult, plan: Plan | None) -> None:
+    log.status = {0: "ok", 3: "incomplete"}.get(result.exit_code, "failed")
+    log.message = result.message
+    if plan is not None:
+        log.baseline, log.plan_digest, log.summary = plan.baseline, plan.digest, plan.data["summary"]
 
 
 def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
@@ -366,22 +353,10 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
                 f"but ParentPay has since acknowledged upload {current}. Nothing was pushed; run "
                 "`bromsync plan` again and review the new plan."
             )
-        run_id = new_run_id()
-        state.start_run(run_id, urn=plan.urn, school=name, command="apply", today=clock.today())
-        try:
+        with state.run(urn=plan.urn, school=name, command="apply", today=clock.today()) as log:
             target = (options.target_factory or TARGETS["parentpay"])()
-            result = _push(plan, state, target, run_id, name, options.on_event)
-        except BromsyncError as exc:
-            state.finish_run(run_id, status="failed", message=str(exc))
-            raise
-        state.finish_run(
-            run_id,
-            status="ok" if result.exit_code == 0 else "incomplete",
-            baseline=plan.baseline,
-            plan_digest=plan.digest,
-            summary=plan.data["summary"],
-            message=result.message,
-        )
+            result = _push(plan, state, target, log.run_id, name, options.on_event)
+            _log_result(log, result, plan)
     result.state = path
     return result
 

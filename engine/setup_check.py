@@ -33,7 +33,7 @@ from engine.events import ignore
 from engine.extract import fetch_entities
 from engine.functions import MappingFunctions
 from engine.mapping import Mapping, load_mappings
-from engine.pipeline import Options, compute_plan, new_run_id
+from engine.pipeline import Options, compute_plan
 from engine.pipeline import school_settings as mapping_settings
 from engine.plan import consent_guard
 from engine.records import PLURALS
@@ -48,7 +48,7 @@ from engine.setup_checklist import (
     year_code_fix,
 )
 from engine.sources import SOURCES, Source, Table
-from engine.stage import State
+from engine.stage import State, new_run_id
 from engine.transform import Transformed, transform
 
 # The entities ParentPay's set-up guide asks a school to tick (steps 6-7; BROMCOM.md).

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import duckdb
 import pyarrow as pa
 
-from engine.errors import StateError
+from engine.errors import BromsyncError, StateError
 from engine.records import Record
 from engine.sources import Table
 from engine.views import SCHEMA_VERSION, create_views, ensure_schema, schema_version
@@ -74,6 +77,23 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def new_run_id() -> str:
+    """A run id that sorts by time: 20261128T105700Z-ab12cd."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+@dataclass
+class RunLog:
+    """What a run reports about itself when it ends (see State.run)."""
+
+    run_id: str
+    status: str = "ok"  # ok, incomplete or failed
+    baseline: str | None = None
+    plan_digest: str | None = None
+    summary: Any = None
+    message: str | None = None
+
+
 class State:
     """The DuckDB state of one school, opened for writing."""
 
@@ -118,6 +138,32 @@ class State:
             self.con.unregister("_batch")
 
     # runs -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def run(self, *, urn: int, school: str, command: str, today: dt.date) -> Iterator[RunLog]:
+        """Record one run in `runs`: started now, finished however the block ends.
+
+        The block fills in the returned RunLog (status, baseline, message...); an expected
+        error is recorded as `failed` and anything else as `crashed`, and both propagate.
+        """
+        log = RunLog(new_run_id())
+        self.start_run(log.run_id, urn=urn, school=school, command=command, today=today)
+        try:
+            yield log
+        except BromsyncError as exc:
+            self.finish_run(log.run_id, status="failed", message=str(exc))
+            raise
+        except BaseException as exc:
+            self.finish_run(log.run_id, status="crashed", message=repr(exc))
+            raise
+        self.finish_run(
+            log.run_id,
+            status=log.status,
+            baseline=log.baseline,
+            plan_digest=log.plan_digest,
+            summary=log.summary,
+            message=log.message,
+        )
 
     def start_run(
         self, run_id: str, *, urn: int, school: str, command: str, today: dt.date
