@@ -315,7 +315,7 @@ def sql(file: Path, query: str, state_dir: str | None) -> None:
 
     def body() -> int:
         from engine.config import load_school
-        from engine.stage import query_state
+        from engine.views import query_state
 
         school = load_school(file)
         columns, rows = query_state(_state_dir(state_dir), school.urn, query)

@@ -258,8 +258,6 @@ def query_all(
     state_dir: Path, query: str, *, urns: Iterable[int] | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run an analyst's query across every school's state (read-only); its column names and rows."""
-    from engine.stage import run_query  # stage imports this module to build its views
-
     con = attach_all(state_dir, urns)
     try:
         return run_query(
@@ -269,3 +267,45 @@ def query_all(
         )
     finally:
         con.close()
+
+
+def query_state(state_dir: Path, urn: int, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run an analyst's query on a school's state, read-only; its column names and rows."""
+    from engine.stage import State, state_path  # stage imports this module to build its views
+
+    path = state_path(state_dir, urn)
+    if not path.exists():
+        raise StateError(
+            f"no state for URN {urn} in {state_dir} ({path} does not exist): run `bromsync plan` "
+            "or `bromsync run` for the school first, or pass --state-dir"
+        )
+    state = State(path, read_only=True)
+    try:
+        if schema_version(state.con) < SCHEMA_VERSION:
+            # A file from an older bromsync lacks the stable views until its next plan/run;
+            # temporary ones give the analyst the documented interface without writing.
+            create_views(state.con, temporary=True)
+        return run_query(
+            state.con,
+            query,
+            f"bromsync sql opens the state file {path} read-only, so a query cannot change it",
+        )
+    finally:
+        state.close()
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, query: str, read_only: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """An analyst's query: its column names and rows, or a StateError a person can read.
+
+    `read_only` says how the state was opened and that it cannot change, for a query that writes.
+    """
+    try:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        return columns, cursor.fetchall()
+    except duckdb.Error as exc:
+        if "read-only" in str(exc):
+            raise StateError(f"{read_only}: {exc}") from exc
+        raise StateError(f"the query failed: {exc}") from exc

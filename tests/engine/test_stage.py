@@ -13,7 +13,8 @@ from engine.checks import CheckHit
 from engine.errors import StateError
 from engine.records import Record
 from engine.sources import Table
-from engine.stage import State, query_state, state_path
+from engine.stage import State, state_path
+from engine.views import query_state
 
 URN = 100001
 TODAY = dt.date(2026, 11, 28)

@@ -20,8 +20,8 @@ from engine.checks import CheckHit
 from engine.errors import StateError
 from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table
-from engine.stage import _SCHEMA, State, query_state, state_path
-from engine.views import SCHEMA_VERSION, TABLES, VIEWS, attach_all, query_all
+from engine.stage import _SCHEMA, State, state_path
+from engine.views import SCHEMA_VERSION, TABLES, VIEWS, attach_all, query_all, query_state
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 28)
