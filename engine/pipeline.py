@@ -113,7 +113,7 @@ def check_records(
     Records an error-severity check flags are held back: neither planned nor archived.
     """
     every = [r for t in results for r in t.records]
-    state.save_records(run_id, every, [])
+    state.save_records(run_id, every)
     hits = run_checks(state.con, run_id, _checks(), {**settings, "today": today})
     hits += _awaiting_match(every, state.match_holds())
     held = held_ids(hits)

@@ -238,15 +238,15 @@ class State:
 
     # mapped records and checks ----------------------------------------------------------------
 
-    def save_records(self, run_id: str, records: Sequence[Record], held: Iterable[Record]) -> None:
-        rows = [(r, False) for r in records] + [(r, True) for r in held]
+    def save_records(self, run_id: str, records: Sequence[Record]) -> None:
+        """The mapped records of a run; mark_held flags those checks then hold back."""
         data = pa.table(
             {
-                "run_id": [run_id] * len(rows),
-                "type": [r["type"] for r, _ in rows],
-                "mis_id": [r["mis_id"] for r, _ in rows],
-                "fields": [_json(r["fields"]) for r, _ in rows],
-                "held": [h for _, h in rows],
+                "run_id": [run_id] * len(records),
+                "type": [r["type"] for r in records],
+                "mis_id": [r["mis_id"] for r in records],
+                "fields": [_json(r["fields"]) for r in records],
+                "held": [False] * len(records),
             }
         )
         self._insert("records", data, "run_id, type, mis_id, fields::JSON, held")

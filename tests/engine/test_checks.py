@@ -119,7 +119,7 @@ def check(
     **settings: Any,
 ) -> list[CheckHit]:
     state.save_raw(RUN, Table("StudentMeals", MEALS_COLUMNS, list(meals)), 0.1)
-    state.save_records(RUN, records, [])
+    state.save_records(RUN, records)
     return run_checks(state.con, RUN, checks, {**SETTINGS, **settings})
 
 
@@ -249,7 +249,7 @@ def test_check_trips(state: State, name: str) -> None:
 @pytest.mark.parametrize("name", PASSES)
 def test_check_passes(state: State, name: str) -> None:
     case = PASSES[name]
-    state.save_records("run-0", [pupil("1", forename="Old")], [])
+    state.save_records("run-0", [pupil("1", forename="Old")])
     hits = check(state, case.records, case.meals, **case.settings)
     assert [h for h in hits if h.name == case.check] == []
 
@@ -295,13 +295,13 @@ def test_context_is_dropped_after_the_run(state: State) -> None:
 
 def test_a_staff_only_school_skips_the_pupil_checks(state: State) -> None:
     # No StudentMeals was fetched, so the FSM check (which reads raw_studentmeals) must not run.
-    state.save_records(RUN, [staff("20", email="bad")], [])
+    state.save_records(RUN, [staff("20", email="bad")])
     hits = run_checks(state.con, RUN, BUILTIN, SETTINGS)
     assert [(h.name, h.type) for h in hits] == [("invalid_email", "staff")]
 
 
 def test_a_check_failing_at_run_time_names_itself_and_its_file(state: State) -> None:
-    state.save_records(RUN, [pupil("1")], [])  # pupils, but no raw_studentmeals table
+    state.save_records(RUN, [pupil("1")])  # pupils, but no raw_studentmeals table
     with pytest.raises(ConfigError) as caught:
         run_checks(state.con, RUN, BUILTIN, SETTINGS)
     message = str(caught.value)

@@ -94,7 +94,7 @@ def make_school(state_dir: Path, urn: int) -> None:
     with State(state_path(state_dir, urn)) as s:
         _run(s, "r1", "plan", urn=urn)
         s.save_raw("r1", students, 0.1)
-        s.save_records("r1", [p1, p2, _staff("S1"), _preadmission("A1")], [])
+        s.save_records("r1", [p1, p2, _staff("S1"), _preadmission("A1")])
         s.save_checks(
             "r1",
             [CheckHit("pupil_without_payer", "warning", "pupil", ["1002"], "no payer", "add one")],
@@ -103,7 +103,8 @@ def make_school(state_dir: Path, urn: int) -> None:
 
         _run(s, "r2", "run", urn=urn)
         s.save_raw("r2", students, 0.1)
-        s.save_records("r2", [p1, p2, p3, _staff("S1")], [held])
+        s.save_records("r2", [p1, p2, p3, _staff("S1"), held])
+        s.mark_held("r2", [held["mis_id"]])
         s.save_checks(
             "r2",
             [
@@ -144,7 +145,7 @@ def make_school(state_dir: Path, urn: int) -> None:
 
         _run(s, "r3", "plan", urn=urn)
         s.save_raw("r3", students, 0.1)
-        s.save_records("r3", [_pupil("1005", "6")], [])
+        s.save_records("r3", [_pupil("1005", "6")])
         s.finish_run("r3", status="failed", message="Bromcom refused the password")
 
         _run(s, "r4", "apply", urn=urn)
@@ -161,7 +162,7 @@ def make_school(state_dir: Path, urn: int) -> None:
 
         _run(s, "r5", "run", urn=urn)
         s.save_raw("r5", students, 0.1)
-        s.save_records("r5", [_pupil("1006", "6")], [])
+        s.save_records("r5", [_pupil("1006", "6")])
 
 
 @pytest.fixture(scope="module")
