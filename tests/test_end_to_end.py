@@ -182,3 +182,22 @@ def test_sql_reads_the_state(stack: Stack) -> None:
     result = bromsync("sql", str(stack.school_file), "SELECT type, count(*) AS n FROM uploaded GROUP BY type ORDER BY type")
     assert result.exit_code == 0, result.output
     assert re.search(r"pupil\s+\|\s+8", result.output)
+
+
+def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(stack: Stack, tmp_path: Path) -> None:
+    import socket
+
+    from tests.conftest import write_fixture_school_file
+
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        broken = tmp_path / "broken.yaml"
+        write_fixture_school_file(
+            broken, f"http://127.0.0.1:{closed.getsockname()[1]}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx"
+        )
+        text = broken.read_text(encoding="utf-8").replace("urn: 100001", "urn: 100002")
+        broken.write_text(text, encoding="utf-8")
+        result = bromsync("run", str(broken), str(stack.school_file), "--jobs", "2")
+    assert result.exit_code == 1, result.output  # 1 outranks the good school's 3
+    assert "12 applied" in result.output and "did not answer" in result.output
+    assert len(people(stack)) == 12
