@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine import clock
@@ -26,10 +27,28 @@ PASSWORD_ENV = "BROMSYNC_DEMO_BROMCOM_PASSWORD"
 PASSWORD = "demo-password"
 
 
-def _head(markdown: str, lines: int = 60) -> str:
-    """The report up to its list of changes (which runs to hundreds of lines for a first sync)."""
-    head = markdown.split("\n## Changes", 1)[0].rstrip().splitlines()
-    return "\n".join(head[:lines])
+def _head(markdown: str) -> str:
+    """The report's summary, checks and exclusions; its per-year-group changes (hundreds of
+    lines for a first sync) stay in the file."""
+    sections = markdown.split("\n## ")
+    keep = [sections[0].rstrip()]
+    keep += [f"## {part.rstrip()}" for part in sections[1:] if part.startswith(("Checks", "Left out"))]
+    return "\n\n".join(keep)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """The variables a school's sync reads (CONTRACTS 2), set for the demo and then restored."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_demo(
@@ -45,7 +64,9 @@ def run_demo(
     echo(f"generated {summary.name}: {summary.counts.get('Students', 0)} pupils in Bromcom's data")
     with BromcomSimulator(workdir / "bromcom") as bromcom, ParentPaySimulator(
         workdir / "parentpay", token=TOKEN, sites=[SITE_ID]
-    ) as parentpay:
+    ) as parentpay, _environment(
+        {PASSWORD_ENV: PASSWORD, "BROMSYNC_PARENTPAY_URL": parentpay.url, "BROMSYNC_PARENTPAY_TOKEN": TOKEN}
+    ):
         echo(f"Bromcom simulator:   {bromcom.url}")
         echo(f"ParentPay simulator: {parentpay.url}")
         school_file = workdir / "schools" / "demo.yaml"
@@ -53,9 +74,6 @@ def run_demo(
         write_school_file(
             school_file, summary, url=bromcom.url, password_env=PASSWORD_ENV, parentpay_site_id=SITE_ID,
         )
-        os.environ[PASSWORD_ENV] = PASSWORD
-        os.environ["BROMSYNC_PARENTPAY_URL"] = parentpay.url
-        os.environ["BROMSYNC_PARENTPAY_TOKEN"] = TOKEN
         school = load_school(school_file)
         options = Options(
             state_dir=workdir / "state", out_dir=workdir / "plans", show_sensitive=show_sensitive,
@@ -85,5 +103,5 @@ def _show(result: SchoolResult, echo: Callable[[str], None]) -> None:
     if result.plan_files:
         echo("")
         echo(_head(result.plan_files.markdown.read_text(encoding="utf-8")))
-        echo(f"\n(the full report, every change with its fields: {result.plan_files.markdown})")
+        echo(f"\n(every change, by year group, is in the full report: {result.plan_files.markdown})")
     echo(f"\nfirst sync: {result.message}")
