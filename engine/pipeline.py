@@ -345,20 +345,35 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
             "Make a new plan (with --allow-mass-archive if the archives are real)."
         )
     path = state_path(options.state_dir, plan.urn)
+    if not path.exists():
+        raise PlanError(
+            f"no state for URN {plan.urn} in {options.state_dir}: apply must use the state folder "
+            "the plan was made with (--state-dir or BROMSYNC_STATE_DIR). Nothing was pushed."
+        )
     with State(path) as state:
         current = state.baseline_id()
         if current != plan.baseline:
-            raise PlanError(
-                f"{plan_path} is stale: it was planned against upload {plan.baseline or '(none)'}, "
-                f"but ParentPay has since acknowledged upload {current}. Nothing was pushed; run "
-                "`bromsync plan` again and review the new plan."
-            )
+            raise PlanError(_stale(plan_path, plan, current, state.applied_at(plan.digest)))
         with state.run(urn=plan.urn, school=name, command="apply", today=clock.today()) as log:
             target = (options.target_factory or TARGETS["parentpay"])()
             result = _push(plan, state, target, log.run_id, name, options.on_event)
             _log_result(log, result, plan)
     result.state = path
     return result
+
+
+def _stale(plan_path: Path, plan: Plan, current: str | None, applied_at: str | None) -> str:
+    if applied_at is not None:
+        return (
+            f"{plan_path} was already applied on {applied_at} (upload {current}); nothing was "
+            "pushed again. Run `bromsync plan` for what has changed since."
+        )
+    before = plan.baseline or "none: the first upload"
+    return (
+        f"{plan_path} is stale: it was planned against upload {before}, but ParentPay has since "
+        f"acknowledged upload {current}. Nothing was pushed; run `bromsync plan` again and review "
+        "the new plan."
+    )
 
 
 def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say: EventSink) -> SchoolResult:

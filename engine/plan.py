@@ -181,8 +181,12 @@ def read_plan(path: Path) -> Plan:
     """A plan file, refused if it is unreadable or was edited after it was written."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"cannot read the plan {path}: {exc}") from exc
+    except FileNotFoundError:
+        raise PlanError(f"{path} does not exist: give a <urn>.plan.json written by `bromsync plan`") from None
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan {path}: {exc.strerror}") from None
+    except ValueError:
+        raise PlanError(f"{path} is not a plan file (it is not JSON): give a <urn>.plan.json written by `bromsync plan`") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "digest" not in data:
         raise PlanError(f"{path} is not a bromsync plan (format_version {FORMAT_VERSION}); run `bromsync plan` again")
     if _digest(data) != data["digest"]:

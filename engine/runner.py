@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.config import SchoolConfig
 from engine.errors import ConfigError
 from engine.pipeline import Options, SchoolResult, plan_school, run_school
+from engine.targets import TARGETS
 
 # 1 outranks 3, which outranks 0.
 _RANK = {0: 0, 3: 1, 2: 2, 1: 3}
@@ -36,10 +37,29 @@ def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
     return ordered[index - 1 :: count]
 
 
+def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str) -> None:
+    """Every variable the run will need is set: CONTRACTS 3, a configuration error (exit 2)
+    stops before any school runs, rather than after the first schools have synced."""
+    problems: list[str] = []
+    for school in schools:
+        try:
+            school.bromcom.password()
+        except ConfigError as exc:
+            problems.append(f"{school.path}: {exc}")
+    if command == "run":
+        try:
+            (options.target_factory or TARGETS["parentpay"])()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError("nothing was run:\n" + "\n".join(problems), problems=problems)
+
+
 def run_schools(
     schools: Sequence[SchoolConfig], options: Options, *, command: str, jobs: int = 1
 ) -> list[SchoolResult]:
     """Plan (`command="plan"`) or run each school, `jobs` at a time; results in input order."""
+    preflight(schools, options, command=command)
     work = plan_school if command == "plan" else run_school
     if jobs <= 1 or len(schools) <= 1:
         return [work(school, options) for school in schools]

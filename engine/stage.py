@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -77,6 +78,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def _open_failure(path: Path, exc: Exception) -> str:
+    """Why a state file could not be opened, without DuckDB's advice for its own CLI."""
+    text = str(exc)
+    holder = re.search(r"\(PID (\d+)\)", text)
+    if "lock" in text.lower():
+        who = f" (process {holder.group(1)})" if holder else ""
+        return (
+            f"cannot open the state file {path}: another program{who} has it open. If it is "
+            "another bromsync for this school, or an analyst's query (bromsync sql, the duckdb "
+            "CLI), wait for it to finish and run again."
+        )
+    return f"cannot open the state file {path}: {text.splitlines()[0]}"
+
+
 def new_run_id() -> str:
     """A run id that sorts by time: 20261128T105700Z-ab12cd."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
@@ -104,11 +119,7 @@ class State:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(str(path), read_only=read_only)
         except (duckdb.Error, OSError) as exc:
-            raise StateError(
-                f"cannot open the state file {path}: {exc}. If another bromsync is running "
-                "for this school, or an analyst's query (bromsync sql, the duckdb CLI) has the "
-                "file open, wait for it to finish."
-            ) from exc
+            raise StateError(_open_failure(path, exc)) from exc
         if read_only:
             return
         try:
@@ -299,6 +310,14 @@ class State:
     def baseline_id(self) -> str | None:
         row = self.con.execute("SELECT upload_id FROM uploads ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
+
+    def applied_at(self, plan_digest: str) -> str | None:
+        """When the plan with this digest was first acknowledged, or None if it never was."""
+        row = self.con.execute(
+            "SELECT strftime(min(acknowledged_at), '%Y-%m-%d %H:%M') FROM uploads WHERE plan_digest = ?",
+            [plan_digest],
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def uploaded(self) -> dict[str, Record]:
         """The last acknowledged state of every record: mis_id -> {mis_id, type, status, fields}."""

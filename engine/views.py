@@ -301,8 +301,12 @@ def run_query(
 
     `read_only` says how the state was opened and that it cannot change, for a query that writes.
     """
+    if not query.strip():
+        raise StateError('the query is empty: give one SELECT, e.g. "SELECT * FROM current_run"')
     try:
         cursor = con.execute(query)
+        if cursor.description is None:
+            raise StateError("the query returned no table: give one SELECT (a statement that reads)")
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
     except duckdb.Error as exc:

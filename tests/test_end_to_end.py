@@ -75,13 +75,37 @@ def test_one_surname_change_is_exactly_one_update(stack: Stack) -> None:
                                        "legal_surname": "O'Brien-Walsh"}
 
 
-def test_applying_the_same_plan_twice_is_refused_as_stale(stack: Stack) -> None:
+def test_applying_the_same_plan_twice_is_refused_as_already_applied(stack: Stack) -> None:
     bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
     plan_file = str(stack.plans / "100001.plan.json")
     assert bromsync("apply", plan_file).exit_code == 0
     again = bromsync("apply", plan_file)
     assert again.exit_code == 2
-    assert "stale" in again.output and "bromsync plan" in again.output
+    assert "already applied on" in again.output and "bromsync plan" in again.output
+
+
+def test_a_plan_overtaken_by_another_upload_is_refused_as_stale(stack: Stack, tmp_path: Path) -> None:
+    bromsync("plan", str(stack.school_file), "--out", str(tmp_path / "old"))
+    assert bromsync("run", str(stack.school_file)).exit_code == 3  # another upload happens meanwhile
+    result = bromsync("apply", str(tmp_path / "old" / "100001.plan.json"))
+    assert result.exit_code == 2, result.output
+    assert "is stale: it was planned against upload none: the first upload" in result.output
+    assert len(people(stack)) == 12  # nothing pushed twice
+
+
+def test_apply_needs_the_state_the_plan_was_made_with(stack: Stack, tmp_path: Path) -> None:
+    bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    result = bromsync("apply", str(stack.plans / "100001.plan.json"), "--state-dir", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 2 and "no state for URN 100001" in result.output
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_apply_of_a_file_that_is_not_a_plan(stack: Stack, tmp_path: Path) -> None:
+    assert "does not exist" in bromsync("apply", str(tmp_path / "nope.json")).output
+    readme = tmp_path / "README.md"
+    readme.write_text("# hello\n", encoding="utf-8")
+    result = bromsync("apply", str(readme))
+    assert result.exit_code == 2 and "is not a plan file (it is not JSON)" in result.output
 
 
 def test_an_edited_plan_is_refused(stack: Stack) -> None:
@@ -201,3 +225,18 @@ def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(stack: Stack,
     assert result.exit_code == 1, result.output  # 1 outranks the good school's 3
     assert "12 applied" in result.output and "did not answer" in result.output
     assert len(people(stack)) == 12
+
+
+def test_a_missing_password_of_one_school_stops_before_any_school_runs(stack: Stack, tmp_path: Path) -> None:
+    from tests.conftest import write_fixture_school_file
+
+    other = tmp_path / "elm.yaml"
+    write_fixture_school_file(other, stack.bromcom.url)
+    other.write_text(
+        other.read_text(encoding="utf-8").replace("BROMCOM_PASSWORD_OAKFIELD", "BROMCOM_PASSWORD_ELM"),
+        encoding="utf-8",
+    )
+    result = bromsync("run", str(stack.school_file), str(other))
+    assert result.exit_code == 2, result.output
+    assert "BROMCOM_PASSWORD_ELM" in result.output and "nothing was run" in result.output
+    assert stack.parentpay.people(SITE_ID) == [] and not stack.bromcom.requests
