@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from engine.errors import BromsyncError, ConfigError
-from engine.events import Event
+from engine.events import Event, school_headline
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -75,10 +75,10 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check school files and mapping files; print every problem as path:line:col: message.
+    """Check school files, mappings and check packs; print every problem as path:line:col: message.
 
-    For each school file, the mappings of its upload options are checked too. Exit 0 when
-    everything is valid, 2 otherwise.
+    For each school file, the mappings of its upload options and the check packs are checked
+    too. Exit 0 when everything is valid, 2 otherwise.
     """
 
     def body() -> int:
@@ -101,7 +101,7 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state]."
     )(func)
-    func = click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the Markdown report.")(func)
+    func = click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the reports (masked as *** by default).")(func)
     func = click.option(
         "--record", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
@@ -132,10 +132,7 @@ def _report(results: Sequence[Any]) -> int:
 
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
-        label = f"{r.name} ({r.urn})" if r.urn else r.name
-        # Source errors already open with the school's name and file; do not say it twice.
-        line = r.message if r.message.startswith(f"{r.name} (") else f"{label}: {r.message}"
-        click.secho(f"{mark} {line}", fg=colour)
+        click.secho(f"{mark} {school_headline(r.name, r.urn, r.message)}", fg=colour)
         if r.plan_files:
             click.echo(f"    plan: {r.plan_files.json}")
             click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
@@ -172,7 +169,7 @@ def check(file: Path) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for <urn>.plan.json and <urn>.plan.md.")
+              help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.")
 @click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
 @_common_options
 def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state_dir: str | None,
@@ -203,7 +200,9 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     """Push exactly the changes of PLANFILE to ParentPay.
 
     Refused if the plan was edited, was blocked, or its baseline is no longer the school's last
-    acknowledged upload. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    acknowledged upload. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN and the state
+    folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
+    1 ParentPay failed; 2 the plan cannot be applied (stale, edited, missing) or bad configuration.
     """
 
     def body() -> int:
@@ -364,7 +363,7 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
               help="Folder for the demo's data, school file, state and plan.")
 @click.option("--seed", default=2026, show_default=True, help="Seed of the generated school.")
 @click.option("--size", default="primary", show_default=True, type=click.Choice(["tiny", "primary", "secondary"]),
-              help="primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.")
+              help="tiny: 12 pupils; primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.")
 @click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report.")
 def demo(workdir: Path, seed: int, size: str, show_sensitive: bool) -> None:
     """Generate a school, start both simulators on loopback, sync it, and print the report."""

@@ -37,8 +37,6 @@ UPLOAD_TYPES = ("pupils", "staff", "preadmissions")
 PARENTPAY_YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "school.schema.json"
 
-_SERVICE_PATH = "/tpreadonlydataservice.asmx"
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Key names that say "a secret is written here". password_env is the one allowed key that
 # mentions a password: it holds a variable's name, not the password.
 _SECRET_KEY = re.compile(
@@ -211,7 +209,7 @@ def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Pr
 
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return problem("is not a valid web address")
     if parts.username is not None or parts.password is not None:
@@ -225,13 +223,6 @@ def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Pr
         return problem(
             f"must end at the service's address: remove '{extra}' "
             "(the URL is the web service itself, not its WSDL page)"
-        )
-    if host not in _LOOPBACK_HOSTS and not parts.path.lower().endswith(_SERVICE_PATH):
-        return problem(
-            "must be the address of Bromcom's third-party web service, ending in "
-            "/TPReadOnlyDataService.asmx, e.g. https://cloudmis.bromcom.com/Nucleus/"
-            "WebServices/ThirdParty/TPReadOnlyDataService.asmx; check the MIS URL "
-            "the school gave you"
         )
     return []
 

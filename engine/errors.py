@@ -87,6 +87,12 @@ class PlanError(BromsyncError):
     exit_code = 2
 
 
+class BlockedPlanError(PlanError):
+    """The plan was blocked by a guard; like a blocked run, nothing went (exit 3)."""
+
+    exit_code = 3
+
+
 class TargetError(BromsyncError):
     """Pushing to ParentPay failed; what was acknowledged before the failure is kept."""
 

@@ -20,3 +20,12 @@ EventSink = Callable[[Event], None]
 
 def ignore(_: Event) -> None:
     """An event sink for callers that do not show progress."""
+
+
+def school_headline(name: str, urn: int | None, message: str) -> str:
+    """"School (urn): message", unless the message already opens with the school's name and
+    file (source errors do), so the school is not named twice."""
+    if message.startswith(f"{name} ("):
+        return message
+    label = f"{name} ({urn})" if urn else name
+    return f"{label}: {message}"

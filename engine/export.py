@@ -29,7 +29,7 @@ from engine.checks import CheckHit, held_ids
 from engine.config import SchoolConfig
 from engine.diff import TYPES, diff, natural_key
 from engine.errors import BromsyncError, ConfigError
-from engine.events import Event
+from engine.events import Event, school_headline
 from engine.pipeline import Options, fetch_and_check
 from engine.plan import archive_guard, consent_guard
 from engine.records import RECORD_FIELDS, Record
@@ -310,7 +310,7 @@ def _message(result: ExportResult) -> str:
 
 def summary_line(result: ExportResult) -> str:
     """One line for the person who ran `bromsync export`."""
-    return f"{result.name} ({result.urn}): {result.message}"
+    return school_headline(result.name, result.urn, result.message)
 
 
 def detail_lines(result: ExportResult) -> list[str]:

@@ -19,7 +19,7 @@ from engine.check_packs import SqlCheck, load_checks
 from engine.checks import CheckHit, held_ids, run_checks
 from engine.config import SchoolConfig
 from engine.diff import TYPES, Change, apply_change, diff, natural_key, operation_of
-from engine.errors import BromsyncError, PlanError
+from engine.errors import BlockedPlanError, BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
 from engine.extract import fetch_entities
 from engine.functions import MappingFunctions
@@ -316,9 +316,12 @@ def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str
 def _plan_message(plan: Plan) -> str:
     if plan.blocked:
         return f"blocked: {plan.data['blocked_reason']}"
-    held = len({m for c in plan.data["checks"] if c["severity"] == "error" for m in c["records"]})
-    tail = f"; {held} held back by checks" if held else ""
-    return summary_line(plan.data["summary"]) + tail
+    return summary_line(plan.data["summary"]) + _held_message(plan)
+
+
+def _held_message(plan: Plan) -> str:
+    held = len(plan.held_back())
+    return f"; {held} held back by checks (see the plan's report)" if held else ""
 
 
 def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
@@ -329,10 +332,15 @@ def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id
     target = (options.target_factory or TARGETS["parentpay"])()
     result = _push(plan, state, target, run_id, school.name, options.on_event)
     result.plan_files = files
+    _note_held(result, plan)
+    return result
+
+
+def _note_held(result: SchoolResult, plan: Plan) -> None:
+    """Records the plan's checks held back did not go either: exit 3 (CONTRACTS 3)."""
     if result.exit_code == 0 and _plan_exit_code(plan) == 3:
         result.exit_code = 3
-        result.message += "; " + _plan_message(plan)
-    return result
+        result.message += _held_message(plan)
 
 
 def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
@@ -340,7 +348,7 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
     plan = read_plan(plan_path)
     name = plan.data["school"]["name"]
     if plan.blocked:
-        raise PlanError(
+        raise BlockedPlanError(
             f"{plan_path} is blocked ({plan.data['blocked_reason']}); nothing was pushed. "
             "Make a new plan (with --allow-mass-archive if the archives are real)."
         )
@@ -357,6 +365,7 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
         with state.run(urn=plan.urn, school=name, command="apply", today=clock.today()) as log:
             target = (options.target_factory or TARGETS["parentpay"])()
             result = _push(plan, state, target, log.run_id, name, options.on_event)
+            _note_held(result, plan)
             _log_result(log, result, plan)
     result.state = path
     return result
@@ -380,7 +389,7 @@ def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say:
     operations = plan.operations()
     changes = plan.changes()
     if not operations:
-        return SchoolResult(name, plan.urn, 0, "nothing to push: ParentPay already matches", plan=plan)
+        return SchoolResult(name, plan.urn, 0, "nothing to push: ParentPay is up to date", plan=plan)
     known = state.uploaded()
     key_prefix = f"bromsync-{plan.urn}-{plan.digest[:24]}"
 

@@ -45,8 +45,9 @@ def archive_guard(
             continue
         percent = 100 * archives / active
         if percent > school.max_archive_percent:
+            shown = f"{percent:.1f}".removesuffix(".0")
             return (
-                f"this plan would archive {archives} of {active} {PLURALS[kind]} ({percent:.0f}%), more "
+                f"this plan would archive {archives} of {active} {PLURALS[kind]} ({shown}%), more "
                 f"than guards.max_archive_percent ({school.max_archive_percent:g}%) and "
                 f"guards.max_archive_count ({school.max_archive_count}). A source that suddenly "
                 "returns far fewer people is far more likely broken than a real exodus: check that "
@@ -65,7 +66,7 @@ def consent_guard(school: SchoolConfig, counts: Mapping[str, tuple[int, int]]) -
         if kept == 0 and no_consent > 0:
             return (
                 f"the school's lawful basis is consent, but none of its {no_consent} {PLURALS[kind]} "
-                "on roll has data processing consent, so nothing would be uploaded and everyone "
+                f"has data processing consent, so no {PLURALS[kind]} would be uploaded and every one "
                 "already in ParentPay would be archived. In Bromcom, tick \"Data processing consent "
                 "has been granted\" on each person's record (steps 11-16 of the ParentPay set-up "
                 "guide), or, if the school chose legitimate interest, set upload.lawful_basis: "
@@ -96,6 +97,10 @@ class Plan:
     @property
     def blocked(self) -> bool:
         return bool(self.data["blocked"])
+
+    def held_back(self) -> set[str]:
+        """The records error checks held back, each once (a record may trip several checks)."""
+        return {m for c in self.data["checks"] if c["severity"] == "error" for m in c["records"]}
 
     def changes(self) -> list[Change]:
         return [

@@ -67,6 +67,8 @@ _BLURBS = {
     "restore": "Archived in ParentPay earlier and current in Bromcom again, so restored.",
     "leaver": "No longer current in Bromcom, so archived in ParentPay: the account keeps its balance "
               "and history, and parents no longer see it.",
+    "staff leaver": "No longer current in Bromcom, so archived in ParentPay: the account keeps its "
+                    "balance and history and is no longer active.",
 }
 _PAYER = ("Born", "Payer email", "Payer mobile", "Free meals", "Dietary needs")
 _COLUMNS = {"pupil": ("ID", "Name", "Class", *_PAYER), "preadmission": ("ID", "Name", "Year", "Starts", *_PAYER),
@@ -268,7 +270,7 @@ def _sections(plan: Plan, people: Mapping[str, Record], show: bool) -> list[Sect
                 cols = (
                     _COLUMNS[rtype] if whole else _LEAVER_COLUMNS[rtype] if kind == "leaver" else ()
                 )
-                events[kind, rtype] = Event(kind, _title(kind, rtype), _BLURBS.get(kind, ""), cols)
+                events[kind, rtype] = Event(kind, _title(kind, rtype), _BLURBS.get(f"{rtype} {kind}", _BLURBS.get(kind, "")), cols)
             if isinstance(item, Person):
                 events[kind, rtype].people.append(item)
             else:

@@ -333,7 +333,7 @@ class _Check:
         errors = [c for c in data["checks"] if c["severity"] == "error"]
         left = sum(n for rules in data["left_out"].values() for n in rules.values())
         detail = (f"{ops['create']} to create, {ops['update']} to update, {ops['archive']} to "
-                  f"archive; {sum(len(c['records']) for c in errors)} held back by checks; {left} "
+                  f"archive; {len(plan.held_back())} held back by checks; {left} "
                   "left out by the upload rules")  # fmt: skip
         if self.school.lawful_basis == "consent":
             detail += f"; {data['excluded']['no_consent']} left out for want of consent"
@@ -344,8 +344,8 @@ class _Check:
             self.add("trial", False, f"{detail}; blocked: {data['blocked_reason']}",
                      "fix the points above, then run the check again")  # fmt: skip
         elif errors:
-            self.add("trial", False, detail, "; ".join(
-                f"{c['name']} ({', '.join(c['details'] or c['records'])}): {c['remediation']}"
+            self.add("trial", False, detail, " ".join(
+                f"{c['name']} ({', '.join(c['details'] or c['records'])}): {c['remediation'].rstrip('.')}."
                 for c in errors))  # fmt: skip
         else:
             self.add("trial", True, detail)

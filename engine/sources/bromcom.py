@@ -243,7 +243,13 @@ class BromcomSource:
                         exc.message = f"{exc.message} (tried {self.max_attempts} times)"
                     raise
                 delay = random.uniform(0, self.base_delay * 2 ** (number - 1))
-                log.warning("%s; retrying %s in %.1f s", exc.message, what, delay)
+                # One short line per retry; the full advice comes once, if the last attempt fails.
+                why = (type(exc).__doc__ or "a passing failure").strip().rstrip(".")
+                log.warning(
+                    "%s: %s; retrying %s in %.1f s (attempt %d of %d)",
+                    self.school_name or self.settings.url, why[0].lower() + why[1:], what, delay,
+                    number + 1, self.max_attempts,
+                )
                 self._sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
 

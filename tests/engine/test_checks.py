@@ -159,14 +159,14 @@ TRIPS = {
         [("pupil", ["1"], ["Year 1"]), ("preadmission", ["30"], ["Rec"])],
     ),
     "a Year 2 age coded 3": Case(
-        "ufsm_age_mismatch", [pupil("1", year_code="3"), pupil("2")], [("pupil", ["1"], ["coded 3, age says 2"])]
+        "ufsm_age_mismatch", [pupil("1", year_code="3"), pupil("2")], [("pupil", ["1"], ["year group '3', age fits 2"])]
     ),
     "born 31 August 2022 (Reception) coded N2": Case(
-        "ufsm_age_mismatch", [pupil("1", dob="2022-08-31", year_code="N2")], [("pupil", ["1"], ["coded N2, age says R"])]
+        "ufsm_age_mismatch", [pupil("1", dob="2022-08-31", year_code="N2")], [("pupil", ["1"], ["year group 'N2', age fits R"])]
     ),
     "on 1 September the new cohort date applies": Case(
         "ufsm_age_mismatch", [pupil("1", dob="2022-03-01", year_code="N2")],
-        [("pupil", ["1"], ["coded N2, age says R"])], settings={"today": dt.date(2026, 9, 1)},
+        [("pupil", ["1"], ["year group 'N2', age fits R"])], settings={"today": dt.date(2026, 9, 1)},
     ),
     "staff 1001 and pupil 1001": Case(
         "staff_id_collides_with_pupil", [pupil("1001"), staff("1001"), staff("2001")], [("staff", ["1001"], [])]
@@ -187,11 +187,11 @@ TRIPS = {
     ),
     "a Reception starter coded N2": Case(
         "preadmission_not_in_ufsm_year", [preadmission("30", year_code="N2"), preadmission("31")],
-        [("preadmission", ["30"], ["coded N2, age says R"])],
+        [("preadmission", ["30"], ["year group 'N2', age fits R"])],
     ),
     "no admission date: aged on this year's cohort date": Case(
         "preadmission_not_in_ufsm_year", [preadmission("30", dob="2022-01-10", year_code="3", admission_date=None)],
-        [("preadmission", ["30"], ["coded 3, age says R"])],
+        [("preadmission", ["30"], ["year group '3', age fits R"])],
     ),
     "an FSM period sent the wrong way round": Case(
         "fsm_ends_before_it_starts", [pupil("1", fsm_start="2026-09-01", fsm_end="2026-03-01"), pupil("2")],
