@@ -87,11 +87,14 @@ def validate(files: tuple[Path, ...]) -> None:
         problems, checked = validate_files(list(files))
         for problem in problems:
             click.echo(str(problem))
-        noun = "file" if checked == 1 else "files"
+        given = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+        extra = checked - len(files)
+        also = f" and the {extra} mapping and check files they use" if extra else ""
         if problems:
-            click.echo(f"{len(problems)} problem(s) in {checked} {noun} checked", err=True)
+            found = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+            click.echo(f"{found} in {given}{also}", err=True)
             return 2
-        click.echo(f"{checked} {noun} valid", err=True)
+        click.echo(f"valid: {given}{also}", err=True)
         return 0
 
     _finish(_guarded(body))

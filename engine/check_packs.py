@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import duckdb
 
 from engine.check_context import install, query_columns
 from engine.errors import ConfigError
+from engine.shipped import checks_dir, schemas_dir
 from engine.stage import State
 from engine.yamlfile import Problem, load_yaml, schema_problems
 
@@ -34,14 +34,8 @@ _KIND = re.compile(r"^[A-Za-z ]*Error: ")
 _RAW_MISSING = re.compile(r"Table with name (raw_\w+) does not exist")
 
 
-def checks_dir() -> Path:
-    """The folder of the check packs shipped with bromsync."""
-    return Path(str(resources.files("checks")))
-
-
 def _schema() -> dict[str, Any]:
-    folder = Path(str(resources.files("schemas")))
-    schema: dict[str, Any] = json.loads((folder / "checks.schema.json").read_text())
+    schema: dict[str, Any] = json.loads((schemas_dir() / "checks.schema.json").read_text())
     return schema
 
 

@@ -31,11 +31,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, MissingSecretError
+from engine.shipped import schemas_dir
 from engine.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
 
 UPLOAD_TYPES = ("pupils", "staff", "preadmissions")
 PARENTPAY_YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "school.schema.json"
+SCHEMA_PATH = schemas_dir() / "school.schema.json"
 
 # Key names that say "a secret is written here". password_env is the one allowed key that
 # mentions a password: it holds a variable's name, not the password.

@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +23,8 @@ from jmespath.parser import ParsedResult
 
 from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
+from engine.shipped import mappings_dir, schemas_dir
 from engine.yamlfile import Locator, Problem, load_yaml, schema_problems
-
-
-def mappings_dir() -> Path:
-    """The folder of the mapping files shipped with bromsync."""
-    return Path(str(resources.files("mappings")))
-
-
-def schemas_dir() -> Path:
-    """The folder of the JSON Schemas shipped with bromsync."""
-    return Path(str(resources.files("schemas")))
 
 
 @dataclass(frozen=True)

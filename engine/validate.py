@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.check_packs import check_problems, checks_dir
+from engine.check_packs import check_problems
 from engine.config import load_school, school_problems
 from engine.errors import ConfigError
-from engine.mapping import compile_mapping, mappings_dir
+from engine.mapping import compile_mapping
+from engine.shipped import checks_dir, mappings_dir
 from engine.yamlfile import Problem, load_yaml
 
 

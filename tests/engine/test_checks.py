@@ -14,10 +14,11 @@ import duckdb
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from engine.check_packs import check_problems, checks_dir, compile_checks, load_checks
+from engine.check_packs import check_problems, compile_checks, load_checks
 from engine.checks import CheckHit, held_ids, run_checks
 from engine.errors import ConfigError
 from engine.records import RECORD_FIELDS, Record
+from engine.shipped import checks_dir
 from engine.sources import Table
 from engine.stage import State
 from tests.conftest import FIXTURE_SETTINGS

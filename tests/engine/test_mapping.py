@@ -8,7 +8,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from engine.errors import MappingError
-from engine.mapping import compile_mapping, load_mapping, load_mappings, mappings_dir
+from engine.mapping import compile_mapping, load_mapping, load_mappings
+from engine.shipped import mappings_dir
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = Path("tests/cases/mappings")
