@@ -22,7 +22,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -142,11 +142,6 @@ def load_school(path: Path) -> SchoolConfig:
 def school_problems(path: Path) -> list[Problem]:
     """Every problem in one school file, in file order; never raises for bad content."""
     return _read(path)[1]
-
-
-def validate_school_files(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in several school files, file by file."""
-    return [problem for path in paths for problem in school_problems(path)]
 
 
 def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:

@@ -15,7 +15,6 @@ from engine.config import (
     load_school,
     school_problems,
     school_schema,
-    validate_school_files,
 )
 from engine.errors import ConfigError, MissingSecretError
 from engine.yamlfile import Locator, Problem, load_yaml, schema_problems
@@ -101,13 +100,15 @@ def test_missing_file_is_one_problem_at_1_1(tmp_path: Path) -> None:
     assert str(problems[0]).startswith(f"{path}:1:1: cannot read the file")
 
 
-def test_validate_school_files_concatenates_per_file() -> None:
+def test_validate_reports_every_file_in_order() -> None:
+    from engine.validate import validate_files
+
     paths = [
         CASES / "good_minimal.yaml",
         CASES / "bad_lawful_basis.yaml",
         CASES / "bad_urn_type.yaml",
     ]
-    problems = validate_school_files(paths)
+    problems, _ = validate_files(paths)
     assert problems == school_problems(paths[1]) + school_problems(paths[2])
 
 
