@@ -329,6 +329,12 @@ def _choices(values: Iterable[Any]) -> list[str]:
     return list(seen)
 
 
+def _suggestion(key: str, allowed: list[str]) -> str | None:
+    """The allowed key a misspelt one most likely meant, if any is close enough."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _explain(
     error: ValidationError, locator: Locator, root: dict[str, Any]
 ) -> list[tuple[Position, str]]:
@@ -347,9 +353,9 @@ def _explain(
             if key in allowed or any(re.search(p, key) for p in patterns):
                 continue
             message = f"unknown key '{key}' in {where}"
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            close = _suggestion(key, allowed)
             if close:
-                message += f"; did you mean '{close[0]}'?"
+                message += f"; did you mean '{close}'?"
             elif allowed:
                 message += f"; the keys allowed there are: {', '.join(allowed)}"
             out.append((locator.key((*at, key)), message))
@@ -358,6 +364,9 @@ def _explain(
         missing = next(
             (k for k in rule if k not in value and error.message.startswith(repr(k))), str(rule)
         )
+        allowed = list(schema.get("properties", {}))
+        if any(_suggestion(key, allowed) == missing for key in value if key not in allowed):
+            return []  # a misspelt key's "did you mean" already names it: say it once
         described = _summary(schema.get("properties", {}).get(missing, {}), root)
         message = f"{where} is missing '{missing}'" + (f" ({described})" if described else "")
         return [(locator.key(at), message)]
@@ -378,10 +387,10 @@ def _explain(
         return [(pos, message)]
     if kind in ("enum", "const"):
         allowed = _choices(rule if kind == "enum" else [rule])
-        close = difflib.get_close_matches(value, allowed, 1) if isinstance(value, str) else []
+        near = difflib.get_close_matches(value, allowed, 1) if isinstance(value, str) else []
         advice = (
-            f"did you mean '{close[0]}'? (allowed: {', '.join(allowed)})"
-            if close
+            f"did you mean '{near[0]}'? (allowed: {', '.join(allowed)})"
+            if near
             else f"use one of: {', '.join(allowed)}"
         )
         return [(pos, f"{where}: {_show(value)} is not allowed; {advice}")]
