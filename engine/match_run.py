@@ -242,7 +242,7 @@ def _apply(result: MatchResult, state: State, target: Target) -> None:
             run_id=result.run_id,
             plan_digest=result.digest,
             batch=batch,
-            key=f"{prefix}-{batch:04d}",
+            key=results[0]["idempotency_key"],
             upload_id=results[0]["upload_id"],
             results=results,
             new_states=new_states,

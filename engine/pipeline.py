@@ -396,7 +396,6 @@ def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say:
     def acknowledge(batch: int, batches: int, results: list[OpResult]) -> None:
         new_states = []
         for result in results:
-            result["operation"] = operations[result["index"]]
             if result["status"] == "applied":
                 change = changes[result["index"]]
                 known[change.mis_id] = apply_change(known.get(change.mis_id), change)
@@ -405,7 +404,7 @@ def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say:
             run_id=run_id,
             plan_digest=plan.digest,
             batch=batch,
-            key=f"{key_prefix}-{batch:04d}",
+            key=results[0]["idempotency_key"],
             upload_id=results[0]["upload_id"],
             results=results,
             new_states=new_states,

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 # One operation's outcome, at its position in the whole push: index, mis_id, status
-# ("applied" | "rejected"), code, message, op, type, upload_id.
+# ("applied" | "rejected"), code, message, op, type, upload_id, idempotency_key (of its batch)
+# and operation (the operation as sent).
 OpResult = dict[str, Any]
 
 # Called after each acknowledged batch with (batch_index, batch_count, that batch's results),

@@ -226,7 +226,7 @@ class ParentPayClient:
                     headers={"Idempotency-Key": key},
                 )
                 upload_id, batch_results = self._batch_results(
-                    resp, batch, batch_index * size, label
+                    resp, batch, batch_index * size, label, key
                 )
             except TargetError as err:
                 done = PushResult(tuple(upload_ids), tuple(results))
@@ -247,7 +247,12 @@ class ParentPayClient:
         return PushResult(tuple(upload_ids), tuple(results))
 
     def _batch_results(
-        self, resp: requests.Response, batch: Sequence[dict[str, Any]], offset: int, label: str
+        self,
+        resp: requests.Response,
+        batch: Sequence[dict[str, Any]],
+        offset: int,
+        label: str,
+        key: str,
     ) -> tuple[str, list[OpResult]]:
         body = self._json(resp, label)
         upload_id = body.get("upload_id") if isinstance(body, dict) else None
@@ -291,6 +296,8 @@ class ParentPayClient:
                     "op": op["op"],
                     "type": op["type"],
                     "upload_id": upload_id,
+                    "idempotency_key": key,
+                    "operation": dict(op),
                 }
             )
         return upload_id, out

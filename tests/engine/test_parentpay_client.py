@@ -216,6 +216,8 @@ def test_push_sends_batches_of_500_with_deterministic_keys_and_reindexes(
         "op": "create",
         "type": "pupil",
         "upload_id": "up-2",
+        "idempotency_key": "run-7-0001",
+        "operation": sent[700],
     }
 
 
