@@ -102,16 +102,28 @@ def validate(files: tuple[Path, ...]) -> None:
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
-        "--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state]."
+        "--state-dir",
+        help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
     )(func)
-    func = click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the reports (masked as *** by default).")(func)
     func = click.option(
-        "--record", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
-             "`bromsync simulate bromcom --replay`.",
+        "--show-sensitive",
+        is_flag=True,
+        help="Show dietary and free-meal values in the reports (masked as *** by default).",
     )(func)
-    func = click.option("--fetch-jobs", default=4, show_default=True, type=click.IntRange(1, 16),
-                        help="Bromcom entities fetched at once for one school.")(func)
+    func = click.option(
+        "--record",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
+        "`bromsync simulate bromcom --replay`.",
+    )(func)
+    func = click.option(
+        "--fetch-jobs",
+        default=4,
+        show_default=True,
+        type=click.IntRange(1, 16),
+        help="Bromcom entities fetched at once for one school.",
+    )(func)
     return func
 
 
@@ -126,7 +138,9 @@ def _load_schools(files: Sequence[Path]) -> list[Any]:
         except ConfigError as exc:
             problems += exc.problems
     if problems:
-        raise ConfigError("the school files have problems:\n" + "\n".join(problems), problems=problems)
+        raise ConfigError(
+            "the school files have problems:\n" + "\n".join(problems), problems=problems
+        )
     return schools
 
 
@@ -140,10 +154,14 @@ def _report(results: Sequence[Any]) -> int:
             click.echo(f"    plan: {r.plan_files.json}")
             click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
         for rejected in r.rejected[:20]:
-            click.echo(f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
-                       f"{rejected['code']}: {rejected['message']}")
+            click.echo(
+                f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
+                f"{rejected['code']}: {rejected['message']}"
+            )
         if len(r.rejected) > 20:
-            click.echo(f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)")
+            click.echo(
+                f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)"
+            )
     return overall_exit_code(r.exit_code for r in results)
 
 
@@ -171,12 +189,27 @@ def check(file: Path) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.")
-@click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="plans",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.",
+)
+@click.option(
+    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
+)
 @_common_options
-def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state_dir: str | None,
-         show_sensitive: bool, record: Path | None, fetch_jobs: int) -> None:
+def plan(
+    files: tuple[Path, ...],
+    out_dir: Path,
+    allow_mass_archive: bool,
+    state_dir: str | None,
+    show_sensitive: bool,
+    record: Path | None,
+    fetch_jobs: int,
+) -> None:
     """Fetch from Bromcom, check and diff; write each school's plan. Pushes nothing.
 
     Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
@@ -188,9 +221,15 @@ def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state
         from engine.runner import run_schools
 
         schools = _load_schools(files)
-        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
-                          allow_mass_archive=allow_mass_archive, on_event=_echo_event,
-                          record_dir=record, fetch_jobs=fetch_jobs)
+        options = Options(
+            state_dir=_state_dir(state_dir),
+            out_dir=out_dir,
+            show_sensitive=show_sensitive,
+            allow_mass_archive=allow_mass_archive,
+            on_event=_echo_event,
+            record_dir=record,
+            fetch_jobs=fetch_jobs,
+        )
         return _report(run_schools(schools, options, command="plan"))
 
     _finish(_guarded(body))
@@ -198,7 +237,10 @@ def plan(files: tuple[Path, ...], out_dir: Path, allow_mass_archive: bool, state
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("planfile", type=click.Path(path_type=Path))
-@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+@click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
 def apply(planfile: Path, state_dir: str | None) -> None:
     """Push exactly the changes of PLANFILE to ParentPay.
 
@@ -211,7 +253,9 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     def body() -> int:
         from engine.pipeline import Options, apply_plan
 
-        result = apply_plan(planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event))
+        result = apply_plan(
+            planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event)
+        )
         return _report([result])
 
     _finish(_guarded(body))
@@ -219,14 +263,41 @@ def apply(planfile: Path, state_dir: str | None) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64), help="Schools synced at once.")
-@click.option("--shard", default=None, metavar="I/N", help="Only the I-th of N shares of the files (1-based), for CI fan-out.")
-@click.option("--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records.")
-@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Also write each plan here.")
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Schools synced at once.",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Only the I-th of N shares of the files (1-based), for CI fan-out.",
+)
+@click.option(
+    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Also write each plan here.",
+)
 @_common_options
-def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archive: bool,
-        out_dir: Path | None, state_dir: str | None, show_sensitive: bool, record: Path | None,
-        fetch_jobs: int) -> None:
+def run(
+    files: tuple[Path, ...],
+    jobs: int,
+    shard: str | None,
+    allow_mass_archive: bool,
+    out_dir: Path | None,
+    state_dir: str | None,
+    show_sensitive: bool,
+    record: Path | None,
+    fetch_jobs: int,
+) -> None:
     """Plan and apply each school; one school's failure does not stop the others.
 
     Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
@@ -239,9 +310,15 @@ def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archiv
 
         chosen = pick_shard(list(files), shard)
         schools = _load_schools(chosen)
-        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, show_sensitive=show_sensitive,
-                          allow_mass_archive=allow_mass_archive, on_event=_echo_event,
-                          record_dir=record, fetch_jobs=fetch_jobs)
+        options = Options(
+            state_dir=_state_dir(state_dir),
+            out_dir=out_dir,
+            show_sensitive=show_sensitive,
+            allow_mass_archive=allow_mass_archive,
+            on_event=_echo_event,
+            record_dir=record,
+            fetch_jobs=fetch_jobs,
+        )
         return _report(run_schools(schools, options, command="run", jobs=jobs))
 
     _finish(_guarded(body))
@@ -249,10 +326,21 @@ def run(files: tuple[Path, ...], jobs: int, shard: str | None, allow_mass_archiv
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for <urn>.match.json and <urn>.match.md.")
-@click.option("--apply", "apply_", is_flag=True, help="Re-key the certain and probable matches in ParentPay.")
-@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+@click.option(
+    "--out",
+    "out_dir",
+    default="plans",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for <urn>.match.json and <urn>.match.md.",
+)
+@click.option(
+    "--apply", "apply_", is_flag=True, help="Re-key the certain and probable matches in ParentPay."
+)
+@click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
 def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> None:
     """The data-matching exercise: match records already in ParentPay to Bromcom IDs.
 
@@ -278,13 +366,32 @@ def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> Non
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for <urn>.pupils.csv, <urn>.staff.csv and <urn>.preadmissions.csv.")
-@click.option("--allow-mass-archive", is_flag=True, help="Write the files even if uploading them would archive many records.")
-@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
-@click.option("--fetch-jobs", default=4, show_default=True, type=click.IntRange(1, 16),
-              help="Bromcom entities fetched at once.")
-def export(file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str | None, fetch_jobs: int) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for <urn>.pupils.csv, <urn>.staff.csv and <urn>.preadmissions.csv.",
+)
+@click.option(
+    "--allow-mass-archive",
+    is_flag=True,
+    help="Write the files even if uploading them would archive many records.",
+)
+@click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
+@click.option(
+    "--fetch-jobs",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Bromcom entities fetched at once.",
+)
+def export(
+    file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str | None, fetch_jobs: int
+) -> None:
     """Write ParentPay manual-upload CSV files of the school's current data; pushes nothing.
 
     The same records a plan would send: fetched from Bromcom, mapped and checked, with records
@@ -297,8 +404,12 @@ def export(file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str |
         from engine.export import detail_lines, export_school, summary_line
         from engine.pipeline import Options
 
-        options = Options(state_dir=_state_dir(state_dir), allow_mass_archive=allow_mass_archive,
-                          on_event=_echo_event, fetch_jobs=fetch_jobs)
+        options = Options(
+            state_dir=_state_dir(state_dir),
+            allow_mass_archive=allow_mass_archive,
+            on_event=_echo_event,
+            fetch_jobs=fetch_jobs,
+        )
         result = export_school(load_school(file), out_dir, options)
         click.echo(summary_line(result))
         for line in detail_lines(result):
@@ -311,7 +422,10 @@ def export(file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str |
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("query")
-@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+@click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
 def sql(file: Path, query: str, state_dir: str | None) -> None:
     """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
 
@@ -329,8 +443,17 @@ def sql(file: Path, query: str, state_dir: str | None) -> None:
 
 @cli.command("sql-all", context_settings=CONTEXT)
 @click.argument("query")
-@click.option("--urn", "urns", multiple=True, type=int, help="Only this school (repeatable); default every school.")
-@click.option("--state-dir", help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].")
+@click.option(
+    "--urn",
+    "urns",
+    multiple=True,
+    type=int,
+    help="Only this school (repeatable); default every school.",
+)
+@click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
 def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> None:
     """Run QUERY across every school's state at once (read-only) and print a table.
 
@@ -362,19 +485,34 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--dir", "workdir", default="bromsync-demo", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the demo's data, school file, state and plan.")
+@click.option(
+    "--dir",
+    "workdir",
+    default="bromsync-demo",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the demo's data, school file, state and plan.",
+)
 @click.option("--seed", default=2026, show_default=True, help="Seed of the generated school.")
-@click.option("--size", default="primary", show_default=True, type=click.Choice(["tiny", "primary", "secondary"]),
-              help="tiny: 12 pupils; primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.")
-@click.option("--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report.")
+@click.option(
+    "--size",
+    default="primary",
+    show_default=True,
+    type=click.Choice(["tiny", "primary", "secondary"]),
+    help="tiny: 12 pupils; primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.",
+)
+@click.option(
+    "--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report."
+)
 def demo(workdir: Path, seed: int, size: str, show_sensitive: bool) -> None:
     """Generate a school, start both simulators on loopback, sync it, and print the report."""
 
     def body() -> int:
         from simulators.demo import run_demo
 
-        return run_demo(workdir, seed=seed, size=size, show_sensitive=show_sensitive, echo=click.echo)
+        return run_demo(
+            workdir, seed=seed, size=size, show_sensitive=show_sensitive, echo=click.echo
+        )
 
     _finish(_guarded(body))
 
@@ -385,10 +523,18 @@ def simulate() -> None:
 
 
 @simulate.command("bromcom", context_settings=CONTEXT)
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Dataset folder: one sub-folder per MIS OrgID (see simulators/bromcom/README.md).")
-@click.option("--replay", "replay_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Serve the responses a run saved with --record, instead of a dataset.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Dataset folder: one sub-folder per MIS OrgID (see simulators/bromcom/README.md).",
+)
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Serve the responses a run saved with --record, instead of a dataset.",
+)
 @click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
 def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) -> None:
     """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder or a recording."""
@@ -411,18 +557,34 @@ def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) 
 
 
 @simulate.command("parentpay", context_settings=CONTEXT)
-@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder where the simulator keeps its records (created if missing).")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder where the simulator keeps its records (created if missing).",
+)
 @click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
-@click.option("--token", default=None, help="Bearer token to accept [env BROMSYNC_PARENTPAY_TOKEN, default 'demo-token'].")
+@click.option(
+    "--token",
+    default=None,
+    help="Bearer token to accept [env BROMSYNC_PARENTPAY_TOKEN, default 'demo-token'].",
+)
 @click.option("--site", "sites", multiple=True, type=int, help="A site id to serve (repeatable).")
-def simulate_parentpay(data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]) -> None:
+def simulate_parentpay(
+    data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]
+) -> None:
     """Serve the ParentPay People API (CONTRACTS 5), persisted in --data."""
 
     def body() -> int:
         from simulators.parentpay import serve
 
-        serve(data_dir, port, token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token", sites)
+        serve(
+            data_dir,
+            port,
+            token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token",
+            sites,
+        )
         return 0
 
     _finish(_guarded(body))

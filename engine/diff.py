@@ -29,7 +29,12 @@ class Change:
     before: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"op": self.op, "type": self.type, "mis_id": self.mis_id, "fields": self.fields}
+        out: dict[str, Any] = {
+            "op": self.op,
+            "type": self.type,
+            "mis_id": self.mis_id,
+            "fields": self.fields,
+        }
         if self.before is not None:
             out["before"] = self.before
         return out
@@ -71,14 +76,23 @@ def diff(
             # PARENTPAY.md: a pre-admission on roll keeps its account; never archive + create.
             changes.append(Change("convert", kind, mis_id, dict(record["fields"])))
             continue
-        after = {k: v for k, v in record["fields"].items() if old["fields"].get(k, None) != v or k not in old["fields"]}
+        after = {
+            k: v
+            for k, v in record["fields"].items()
+            if old["fields"].get(k, None) != v or k not in old["fields"]
+        }
         if after:
             before = {k: old["fields"].get(k) for k in after}
             changes.append(Change("update", kind, mis_id, after, before))
         elif old["status"] != "archived":
             summary[kind]["unchanged"] += 1
     for mis_id, old in baseline.items():
-        if old["type"] not in types or mis_id in current or mis_id in held or old["status"] == "archived":
+        if (
+            old["type"] not in types
+            or mis_id in current
+            or mis_id in held
+            or old["status"] == "archived"
+        ):
             continue
         changes.append(Change("archive", old["type"], mis_id))
     for change in changes:
@@ -86,7 +100,9 @@ def diff(
     # Grouped by the type each record ends as, so a record's ops stay together and in order
     # (an archived pre-admission's restore before its convert to a pupil).
     final_type = {c.mis_id: c.type for c in changes}
-    changes.sort(key=lambda c: (TYPES.index(final_type[c.mis_id]), natural_key(c.mis_id), _OP_ORDER[c.op]))
+    changes.sort(
+        key=lambda c: (TYPES.index(final_type[c.mis_id]), natural_key(c.mis_id), _OP_ORDER[c.op])
+    )
     return changes, summary
 
 
@@ -99,7 +115,12 @@ def operation_of(change: Change) -> dict[str, Any]:
 def apply_change(state: Record | None, change: Change) -> Record:
     """The record's state in ParentPay once `change` has been applied to `state`."""
     if change.op in ("create", "convert"):
-        return {"mis_id": change.mis_id, "type": change.type, "status": "active", "fields": dict(change.fields)}
+        return {
+            "mis_id": change.mis_id,
+            "type": change.type,
+            "status": "active",
+            "fields": dict(change.fields),
+        }
     assert state is not None, f"{change.op} of {change.mis_id} without a known state"
     new = {**state, "fields": dict(state["fields"])}
     if change.op == "update":

@@ -23,7 +23,7 @@ def ignore(_: Event) -> None:
 
 
 def school_headline(name: str, urn: int | None, message: str) -> str:
-    """"School (urn): message", unless the message already opens with the school's name and
+    """ "School (urn): message", unless the message already opens with the school's name and
     file (source errors do), so the school is not named twice."""
     if message.startswith(f"{name} ("):
         return message

@@ -102,9 +102,12 @@ def export_school(school: SchoolConfig, out_dir: Path, options: Options) -> Expo
     """
     path = state_path(options.state_dir, school.urn)
     try:
-        with State(path) as state, state.run(
-            urn=school.urn, school=school.name, command="export", today=clock.today()
-        ) as log:
+        with (
+            State(path) as state,
+            state.run(
+                urn=school.urn, school=school.name, command="export", today=clock.today()
+            ) as log,
+        ):
             result = _export(school, out_dir, options, state, log.run_id)
             # summary stays NULL: runs.summary has the plan's shape, and there is no plan.
             log.status = "ok" if result.exit_code == 0 else "incomplete"

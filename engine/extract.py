@@ -30,7 +30,11 @@ def fetch_entities(
         table = source.fetch(name)
         seconds = time.perf_counter() - started
         on_event(
-            Event(school, "fetch", f"[{next(done)}/{len(wanted)}] {name}: {len(table.rows)} rows in {seconds:.1f}s")
+            Event(
+                school,
+                "fetch",
+                f"[{next(done)}/{len(wanted)}] {name}: {len(table.rows)} rows in {seconds:.1f}s",
+            )
         )
         return table, seconds
 

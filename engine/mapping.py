@@ -198,9 +198,7 @@ def load_mapping(path: Path) -> Mapping:
     mapping, problems = compile_mapping(path)
     if mapping is None:
         lines = [str(p) for p in problems]
-        raise MappingError(
-            f"the mapping {path} is invalid:\n" + "\n".join(lines), problems=lines
-        )
+        raise MappingError(f"the mapping {path} is invalid:\n" + "\n".join(lines), problems=lines)
     return mapping
 
 

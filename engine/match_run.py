@@ -98,9 +98,10 @@ def run_match(school: SchoolConfig, options: Options, *, apply: bool = False) ->
     school's state. Raises a BromsyncError when Bromcom or ParentPay cannot be read or written.
     """
     path = state_path(options.state_dir, school.urn)
-    with State(path) as state, state.run(
-        urn=school.urn, school=school.name, command="match", today=clock.today()
-    ) as log:
+    with (
+        State(path) as state,
+        state.run(urn=school.urn, school=school.name, command="match", today=clock.today()) as log,
+    ):
         result = _match(school, options, state, log.run_id, apply)
         log.status = "ok" if result.exit_code == 0 else "incomplete"
         log.baseline, log.plan_digest, log.message = result.baseline, result.digest, result.message
@@ -150,7 +151,9 @@ def _holds(entries: Sequence[Entry]) -> list[tuple[str, str, str]]:
     """
     holds = []
     for entry in entries:
-        waiting = entry.kind in DECIDE_KINDS or (entry.kind in REKEY_KINDS and entry.outcome != "applied")
+        waiting = entry.kind in DECIDE_KINDS or (
+            entry.kind in REKEY_KINDS and entry.outcome != "applied"
+        )
         if waiting:
             for record in entry.bromcom:
                 holds.append((record["mis_id"], record["type"], f"{entry.kind}: {entry.reason}"))

@@ -106,7 +106,11 @@ class Checked:
 
 
 def check_records(
-    state: State, run_id: str, results: Sequence[Transformed], settings: Mapping[str, Any], today: dt.date
+    state: State,
+    run_id: str,
+    results: Sequence[Transformed],
+    settings: Mapping[str, Any],
+    today: dt.date,
 ) -> Checked:
     """Stage the mapped records of a run, run the SQL checks over them, and record the outcome.
 
@@ -152,7 +156,9 @@ def _checks() -> list[SqlCheck]:
 
 
 def _skip_known_rejections(
-    changes: list[Change], summary: dict[str, dict[str, int]], rejected: Mapping[str, Mapping[str, Any]]
+    changes: list[Change],
+    summary: dict[str, dict[str, int]],
+    rejected: Mapping[str, Mapping[str, Any]],
 ) -> tuple[list[Change], list[CheckHit]]:
     """Leave out operations ParentPay already refused exactly as they stand, and report them.
 
@@ -180,7 +186,9 @@ def _skip_known_rejections(
                 "not changed since, so they are not sent again (its reasons are listed above).",
                 remediation="Correct the field ParentPay names in Bromcom; the next run sends the "
                 "corrected record.",
-                details=sorted({f"{c.mis_id}: {last['code']}: {last['message']}" for c, last in of_kind}),
+                details=sorted(
+                    {f"{c.mis_id}: {last['code']}: {last['message']}" for c, last in of_kind}
+                ),
             )
         )
     return kept, hits
@@ -199,7 +207,11 @@ def fetch_and_check(
     mappings = load_mappings(school.options, options.mappings_dir)
     needed = [entity for m in mappings for entity in m.entities()]
     fetched = fetch_entities(
-        open_source(school, options), needed, school=school.name, on_event=say, jobs=options.fetch_jobs
+        open_source(school, options),
+        needed,
+        school=school.name,
+        on_event=say,
+        jobs=options.fetch_jobs,
     )
     for table, seconds in fetched.values():
         state.save_raw(run_id, table, seconds)
@@ -207,11 +219,19 @@ def fetch_and_check(
     settings = school_settings(school)
     functions = MappingFunctions(today=today, settings=settings)
     consent = school.lawful_basis == "consent"
-    results = [transform(m, tables, functions=functions, consent_required=consent) for m in mappings]
+    results = [
+        transform(m, tables, functions=functions, consent_required=consent) for m in mappings
+    ]
     checked = check_records(state, run_id, results, settings, today)
     for done in results:
         held = sum(1 for r in done.records if r["mis_id"] in checked.held)
-        say(Event(school.name, "map", f"{done.type}: {len(done.records)} records, {held} held back by checks"))
+        say(
+            Event(
+                school.name,
+                "map",
+                f"{done.type}: {len(done.records)} records, {held} held back by checks",
+            )
+        )
     return results, checked
 
 
@@ -288,9 +308,10 @@ def _with_state(
     path = state_path(options.state_dir, school.urn)
     today = clock.today()
     try:
-        with State(path) as state, state.run(
-            urn=school.urn, school=school.name, command=command, today=today
-        ) as log:
+        with (
+            State(path) as state,
+            state.run(urn=school.urn, school=school.name, command=command, today=today) as log,
+        ):
             result = body(school, options, state, log.run_id)
             _log_result(log, result, result.plan)
     except BromsyncError as exc:
@@ -303,14 +324,20 @@ def _log_result(log: RunLog, result: SchoolResult, plan: Plan | None) -> None:
     log.status = {0: "ok", 3: "incomplete"}.get(result.exit_code, "failed")
     log.message = result.message
     if plan is not None:
-        log.baseline, log.plan_digest, log.summary = plan.baseline, plan.digest, plan.data["summary"]
+        log.baseline, log.plan_digest, log.summary = (
+            plan.baseline,
+            plan.digest,
+            plan.data["summary"],
+        )
 
 
 def _plan_only(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
     plan, people = compute_plan(school, options, state, run_id)
     files = _write(plan, people, options.out_dir or Path("plans"), options)
     code = _plan_exit_code(plan)
-    return SchoolResult(school.name, school.urn, code, _plan_message(plan), plan=plan, plan_files=files)
+    return SchoolResult(
+        school.name, school.urn, code, _plan_message(plan), plan=plan, plan_files=files
+    )
 
 
 def _plan_message(plan: Plan) -> str:
@@ -324,11 +351,15 @@ def _held_message(plan: Plan) -> str:
     return f"; {held} held back by checks (see the plan's report)" if held else ""
 
 
-def _plan_and_apply(school: SchoolConfig, options: Options, state: State, run_id: str) -> SchoolResult:
+def _plan_and_apply(
+    school: SchoolConfig, options: Options, state: State, run_id: str
+) -> SchoolResult:
     plan, people = compute_plan(school, options, state, run_id)
     files = _write(plan, people, options.out_dir, options) if options.out_dir else None
     if plan.blocked:
-        return SchoolResult(school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_files=files)
+        return SchoolResult(
+            school.name, school.urn, 3, _plan_message(plan), plan=plan, plan_files=files
+        )
     target = (options.target_factory or TARGETS["parentpay"])()
     result = _push(plan, state, target, run_id, school.name, options.on_event)
     result.plan_files = files
@@ -385,11 +416,15 @@ def _stale(plan_path: Path, plan: Plan, current: str | None, applied_at: str | N
     )
 
 
-def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say: EventSink) -> SchoolResult:
+def _push(
+    plan: Plan, state: State, target: Target, run_id: str, name: str, say: EventSink
+) -> SchoolResult:
     operations = plan.operations()
     changes = plan.changes()
     if not operations:
-        return SchoolResult(name, plan.urn, 0, "nothing to push: ParentPay is up to date", plan=plan)
+        return SchoolResult(
+            name, plan.urn, 0, "nothing to push: ParentPay is up to date", plan=plan
+        )
     known = state.uploaded()
     key_prefix = f"bromsync-{plan.urn}-{plan.digest[:24]}"
 
@@ -409,11 +444,25 @@ def _push(plan: Plan, state: State, target: Target, run_id: str, name: str, say:
             results=results,
             new_states=new_states,
         )
-        say(Event(name, "push", f"batch {batch + 1}/{batches}: {sum(1 for r in results if r['status'] == 'applied')} applied"))
+        say(
+            Event(
+                name,
+                "push",
+                f"batch {batch + 1}/{batches}: {sum(1 for r in results if r['status'] == 'applied')} applied",
+            )
+        )
 
     pushed = target.push(plan.data["site_id"], operations, key_prefix, on_batch=acknowledge)
     rejected = [r for r in pushed.results if r["status"] == "rejected"]
-    message = f"{pushed.applied} applied" + (f", {len(rejected)} rejected by ParentPay" if rejected else "")
+    message = f"{pushed.applied} applied" + (
+        f", {len(rejected)} rejected by ParentPay" if rejected else ""
+    )
     return SchoolResult(
-        name, plan.urn, 3 if rejected else 0, message, plan=plan, applied=pushed.applied, rejected=rejected
+        name,
+        plan.urn,
+        3 if rejected else 0,
+        message,
+        plan=plan,
+        applied=pushed.applied,
+        rejected=rejected,
     )

@@ -25,7 +25,13 @@ FORMAT_VERSION = 1
 
 def summary_line(summary: Mapping[str, Mapping[str, int]]) -> str:
     """'3 to create, 1 to update, 2 to archive', or 'nothing to change'."""
-    verbs = {"create": "create", "update": "update", "archive": "archive", "restore": "restore", "convert": "convert"}
+    verbs = {
+        "create": "create",
+        "update": "update",
+        "archive": "archive",
+        "restore": "restore",
+        "convert": "convert",
+    }
     parts = []
     for op in OPS:
         n = sum(counts[op] for counts in summary.values())
@@ -67,7 +73,7 @@ def consent_guard(school: SchoolConfig, counts: Mapping[str, tuple[int, int]]) -
             return (
                 f"the school's lawful basis is consent, but none of its {no_consent} {PLURALS[kind]} "
                 f"has data processing consent, so no {PLURALS[kind]} would be uploaded and every one "
-                "already in ParentPay would be archived. In Bromcom, tick \"Data processing consent "
+                'already in ParentPay would be archived. In Bromcom, tick "Data processing consent '
                 "has been granted\" on each person's record (steps 11-16 of the ParentPay set-up "
                 "guide), or, if the school chose legitimate interest, set upload.lawful_basis: "
                 "legitimate_interest in the school file."
@@ -176,7 +182,9 @@ def write_plan(plan: Plan, out_dir: Path, *, markdown: str, html: str) -> PlanFi
     """`<urn>.plan.json`, `.plan.md` and `.plan.html` in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = PlanFiles(*(out_dir / f"{plan.urn}.plan.{ext}" for ext in ("json", "md", "html")))
-    files.json.write_text(json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.json.write_text(
+        json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     files.markdown.write_text(markdown, encoding="utf-8")
     files.html.write_text(html, encoding="utf-8")
     return files
@@ -187,13 +195,23 @@ def read_plan(path: Path) -> Plan:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PlanError(f"{path} does not exist: give a <urn>.plan.json written by `bromsync plan`") from None
+        raise PlanError(
+            f"{path} does not exist: give a <urn>.plan.json written by `bromsync plan`"
+        ) from None
     except OSError as exc:
         raise PlanError(f"cannot read the plan {path}: {exc.strerror}") from None
     except ValueError:
-        raise PlanError(f"{path} is not a plan file (it is not JSON): give a <urn>.plan.json written by `bromsync plan`") from None
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "digest" not in data:
-        raise PlanError(f"{path} is not a bromsync plan (format_version {FORMAT_VERSION}); run `bromsync plan` again")
+        raise PlanError(
+            f"{path} is not a plan file (it is not JSON): give a <urn>.plan.json written by `bromsync plan`"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format_version") != FORMAT_VERSION
+        or "digest" not in data
+    ):
+        raise PlanError(
+            f"{path} is not a bromsync plan (format_version {FORMAT_VERSION}); run `bromsync plan` again"
+        )
     if _digest(data) != data["digest"]:
         raise PlanError(
             f"{path} was changed after bromsync wrote it, so it is not the plan that was reviewed; "

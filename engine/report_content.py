@@ -270,7 +270,12 @@ def _sections(plan: Plan, people: Mapping[str, Record], show: bool) -> list[Sect
                 cols = (
                     _COLUMNS[rtype] if whole else _LEAVER_COLUMNS[rtype] if kind == "leaver" else ()
                 )
-                events[kind, rtype] = Event(kind, _title(kind, rtype), _BLURBS.get(f"{rtype} {kind}", _BLURBS.get(kind, "")), cols)
+                events[kind, rtype] = Event(
+                    kind,
+                    _title(kind, rtype),
+                    _BLURBS.get(f"{rtype} {kind}", _BLURBS.get(kind, "")),
+                    cols,
+                )
             if isinstance(item, Person):
                 events[kind, rtype].people.append(item)
             else:

@@ -39,7 +39,10 @@ def _document_rows(table: Table) -> list[Document]:
     out = []
     for row in table.rows:
         out.append(
-            {k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v) for k, v in row.items()}
+            {
+                k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v)
+                for k, v in row.items()
+            }
         )
     return out
 
@@ -47,7 +50,9 @@ def _document_rows(table: Table) -> list[Document]:
 def _sort_key(columns: Sequence[str]):  # type: ignore[no-untyped-def]
     # Nulls sort last, as "no priority" should never beat priority 1.
     def key(doc: Document) -> tuple[Any, ...]:
-        return tuple((doc.get(c) is None, doc.get(c) if doc.get(c) is not None else 0) for c in columns)
+        return tuple(
+            (doc.get(c) is None, doc.get(c) if doc.get(c) is not None else 0) for c in columns
+        )
 
     return key
 
@@ -57,7 +62,9 @@ class _Joiner:
 
     def __init__(self, documents: MappingABC[str, list[Document]]) -> None:
         self.documents = documents
-        self.indexes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], dict[tuple[Any, ...], list[Document]]] = {}
+        self.indexes: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...]], dict[tuple[Any, ...], list[Document]]
+        ] = {}
 
     def _index(self, join: Join) -> dict[tuple[Any, ...], list[Document]]:
         columns = tuple(column for column, _ in join.match)
@@ -92,7 +99,9 @@ def _search(expr: Expr, document: Any, options: jmespath.Options, mis_id: str | 
         return expr.search(document, options)
     except jmespath.exceptions.JMESPathError as exc:
         who = f" for record {mis_id}" if mis_id else ""
-        raise MappingError(f"{expr.where}: the expression `{expr.source}` failed{who}: {exc}") from exc
+        raise MappingError(
+            f"{expr.where}: the expression `{expr.source}` failed{who}: {exc}"
+        ) from exc
 
 
 def transform(
@@ -116,15 +125,24 @@ def transform(
         mis_id = None if raw_id is None else str(raw_id)
         for name, expr in mapping.lets:
             doc[name] = _search(expr, doc, options, mis_id)
-        failed = next((name for name, expr in mapping.include if not _search(expr, doc, options, mis_id)), None)
+        failed = next(
+            (name for name, expr in mapping.include if not _search(expr, doc, options, mis_id)),
+            None,
+        )
         if failed is not None:
             left_out[failed] += 1
             continue
-        if consent_required and mapping.consent is not None and not _search(mapping.consent, doc, options, mis_id):
+        if (
+            consent_required
+            and mapping.consent is not None
+            and not _search(mapping.consent, doc, options, mis_id)
+        ):
             no_consent += 1
             continue
         if mis_id is None:
-            raise MappingError(f"{mapping.id.where}: `{mapping.id.source}` gave no id for a {mapping.entity} row")
+            raise MappingError(
+                f"{mapping.id.where}: `{mapping.id.source}` gave no id for a {mapping.entity} row"
+            )
         fields = {name: _search(expr, doc, options, mis_id) for name, expr in mapping.fields}
         records.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
 

@@ -306,7 +306,9 @@ def run_query(
     try:
         cursor = con.execute(query)
         if cursor.description is None:
-            raise StateError("the query returned no table: give one SELECT (a statement that reads)")
+            raise StateError(
+                "the query returned no table: give one SELECT (a statement that reads)"
+            )
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
     except duckdb.Error as exc:

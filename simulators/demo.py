@@ -32,7 +32,9 @@ def _head(markdown: str) -> str:
     lines for a first sync) stay in the file."""
     sections = markdown.split("\n## ")
     keep = [sections[0].rstrip()]
-    keep += [f"## {part.rstrip()}" for part in sections[1:] if part.startswith(("Checks", "Left out"))]
+    keep += [
+        f"## {part.rstrip()}" for part in sections[1:] if part.startswith(("Checks", "Left out"))
+    ]
     return "\n\n".join(keep)
 
 
@@ -52,31 +54,53 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_demo(
-    workdir: Path, *, seed: int, show_sensitive: bool, echo: Callable[[str], None], size: str = "primary"
+    workdir: Path,
+    *,
+    seed: int,
+    show_sensitive: bool,
+    echo: Callable[[str], None],
+    size: str = "primary",
 ) -> int:
     started = time.perf_counter()
     workdir = workdir.resolve()
     today = clock.today()
     summary = generate_school(
-        workdir / "bromcom", org_id=ORG_ID, seed=seed, size=size, today=today,
-        username="parentpay_demo", password=PASSWORD,
+        workdir / "bromcom",
+        org_id=ORG_ID,
+        seed=seed,
+        size=size,
+        today=today,
+        username="parentpay_demo",
+        password=PASSWORD,
     )
     echo(f"generated {summary.name}: {summary.counts.get('Students', 0)} pupils in Bromcom's data")
-    with BromcomSimulator(workdir / "bromcom") as bromcom, ParentPaySimulator(
-        workdir / "parentpay", token=TOKEN, sites=[SITE_ID]
-    ) as parentpay, _environment(
-        {PASSWORD_ENV: PASSWORD, "BROMSYNC_PARENTPAY_URL": parentpay.url, "BROMSYNC_PARENTPAY_TOKEN": TOKEN}
+    with (
+        BromcomSimulator(workdir / "bromcom") as bromcom,
+        ParentPaySimulator(workdir / "parentpay", token=TOKEN, sites=[SITE_ID]) as parentpay,
+        _environment(
+            {
+                PASSWORD_ENV: PASSWORD,
+                "BROMSYNC_PARENTPAY_URL": parentpay.url,
+                "BROMSYNC_PARENTPAY_TOKEN": TOKEN,
+            }
+        ),
     ):
         echo(f"Bromcom simulator:   {bromcom.url}")
         echo(f"ParentPay simulator: {parentpay.url}")
         school_file = workdir / "schools" / "demo.yaml"
         school_file.parent.mkdir(parents=True, exist_ok=True)
         write_school_file(
-            school_file, summary, url=bromcom.url, password_env=PASSWORD_ENV, parentpay_site_id=SITE_ID,
+            school_file,
+            summary,
+            url=bromcom.url,
+            password_env=PASSWORD_ENV,
+            parentpay_site_id=SITE_ID,
         )
         school = load_school(school_file)
         options = Options(
-            state_dir=workdir / "state", out_dir=workdir / "plans", show_sensitive=show_sensitive,
+            state_dir=workdir / "state",
+            out_dir=workdir / "plans",
+            show_sensitive=show_sensitive,
             on_event=lambda e: echo(f"  {e.stage}: {e.message}"),
         )
         first = run_school(school, options)
@@ -89,9 +113,13 @@ def run_demo(
     echo(f"\nstate:  {first.state}")
     if first.plan_files:
         files = first.plan_files
-        echo(f"plan:   {files.json}\nreport: {files.markdown}\n        {files.html} (open in a browser)")
-    echo(f"try:    bromsync sql {school_file} --state-dir {workdir / 'state'} "
-         "\"SELECT type, status, count(*) FROM uploaded GROUP BY ALL\"")
+        echo(
+            f"plan:   {files.json}\nreport: {files.markdown}\n        {files.html} (open in a browser)"
+        )
+    echo(
+        f"try:    bromsync sql {school_file} --state-dir {workdir / 'state'} "
+        "\"SELECT type, status, count(*) FROM uploaded GROUP BY ALL\""
+    )
     echo(f"done in {time.perf_counter() - started:.1f}s")
     # The demo has done its job when both syncs ran; held-back or rejected records are part of
     # what it shows (the report lists them), not a failure of the demo.
@@ -103,5 +131,7 @@ def _show(result: SchoolResult, echo: Callable[[str], None]) -> None:
     if result.plan_files:
         echo("")
         echo(_head(result.plan_files.markdown.read_text(encoding="utf-8")))
-        echo(f"\n(every change, by year group, is in the full report: {result.plan_files.markdown})")
+        echo(
+            f"\n(every change, by year group, is in the full report: {result.plan_files.markdown})"
+        )
     echo(f"\nfirst sync: {result.message}")

@@ -52,7 +52,9 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 
 def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-    if host is not None and not _is_loopback(host if not isinstance(host, bytes) else host.decode()):
+    if host is not None and not _is_loopback(
+        host if not isinstance(host, bytes) else host.decode()
+    ):
         raise AssertionError(f"test tried to resolve {host!r}: tests may only use 127.0.0.1")
     return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -163,10 +165,15 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("BROMCOM_PASSWORD_OAKFIELD", FIXTURE_PASSWORD)
     monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", PARENTPAY_TOKEN)
     monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
-    with BromcomSimulator(data) as bromcom, ParentPaySimulator(
-        tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
-    ) as parentpay:
+    with (
+        BromcomSimulator(data) as bromcom,
+        ParentPaySimulator(
+            tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
+        ) as parentpay,
+    ):
         monkeypatch.setenv("BROMSYNC_PARENTPAY_URL", parentpay.url)
         school_file = tmp_path / "oakfield.yaml"
         write_fixture_school_file(school_file, bromcom.url)
-        yield Stack(tmp_path, data, school_file, tmp_path / "state", tmp_path / "plans", bromcom, parentpay)
+        yield Stack(
+            tmp_path, data, school_file, tmp_path / "state", tmp_path / "plans", bromcom, parentpay
+        )

@@ -14,7 +14,9 @@ from bromsync import cli
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], click.Command]:
+def _commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], click.Command]:
     out: dict[tuple[str, ...], click.Command] = {}
     for name, command in group.commands.items():
         out[(*prefix, name)] = command
@@ -35,7 +37,9 @@ def test_every_readme_command_exists() -> None:
 
 def test_every_command_is_in_the_readme() -> None:
     for path in COMMANDS:
-        assert f"bromsync {' '.join(path)}" in README, f"bromsync {' '.join(path)} is not in the README"
+        assert (
+            f"bromsync {' '.join(path)}" in README
+        ), f"bromsync {' '.join(path)} is not in the README"
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)
@@ -48,4 +52,6 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert "test-command" in ci
-    assert re.search(r"<!-- test-command -->\s*```sh\s*\n.+pytest.*\n```\s*<!-- /test-command -->", README)
+    assert re.search(
+        r"<!-- test-command -->\s*```sh\s*\n.+pytest.*\n```\s*<!-- /test-command -->", README
+    )

@@ -22,8 +22,12 @@ def bromsync(*args: str) -> Result:
 
 def scrub_plan(plan: dict[str, Any]) -> dict[str, Any]:
     """Volatile values out, so the snapshot holds only what the data decides."""
-    return {**plan, "run_id": "<run_id>", "digest": "<digest>",
-            "baseline": None if plan["baseline"] is None else "<upload_id>"}
+    return {
+        **plan,
+        "run_id": "<run_id>",
+        "digest": "<digest>",
+        "baseline": None if plan["baseline"] is None else "<upload_id>",
+    }
 
 
 def people(stack: Stack, status: str = "all") -> dict[str, dict[str, Any]]:
@@ -43,7 +47,9 @@ def test_first_run_creates_everyone_then_a_second_run_pushes_nothing(stack: Stac
     assert len([r for r in stack.parentpay.requests if r.method == "POST"]) == uploads_before
 
 
-def test_plan_json_and_markdown_snapshots(stack: Stack, snapshot: SnapshotAssertion, raw: SnapshotAssertion) -> None:
+def test_plan_json_and_markdown_snapshots(
+    stack: Stack, snapshot: SnapshotAssertion, raw: SnapshotAssertion
+) -> None:
     result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
     assert result.exit_code == 3, result.output
     plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
@@ -61,9 +67,13 @@ def test_one_surname_change_is_exactly_one_update(stack: Stack) -> None:
     result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
     plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
     assert plan["changes"] == [
-        {"op": "update", "type": "pupil", "mis_id": "1003",
-         "fields": {"surname": "O'Brien-Walsh", "legal_surname": "O'Brien-Walsh"},
-         "before": {"surname": "O'Brien", "legal_surname": "O'Brien"}}
+        {
+            "op": "update",
+            "type": "pupil",
+            "mis_id": "1003",
+            "fields": {"surname": "O'Brien-Walsh", "legal_surname": "O'Brien-Walsh"},
+            "before": {"surname": "O'Brien", "legal_surname": "O'Brien"},
+        }
     ], result.output
 
     applied = bromsync("apply", str(stack.plans / "100001.plan.json"))
@@ -71,8 +81,11 @@ def test_one_surname_change_is_exactly_one_update(stack: Stack) -> None:
     after = people(stack)
     changed = {m for m in after if after[m] != before[m]}
     assert changed == {"1003"}
-    assert after["1003"]["fields"] == {**before["1003"]["fields"], "surname": "O'Brien-Walsh",
-                                       "legal_surname": "O'Brien-Walsh"}
+    assert after["1003"]["fields"] == {
+        **before["1003"]["fields"],
+        "surname": "O'Brien-Walsh",
+        "legal_surname": "O'Brien-Walsh",
+    }
 
 
 def test_applying_the_same_plan_twice_is_refused_as_already_applied(stack: Stack) -> None:
@@ -85,9 +98,13 @@ def test_applying_the_same_plan_twice_is_refused_as_already_applied(stack: Stack
     assert "already applied on" in again.output and "bromsync plan" in again.output
 
 
-def test_a_plan_overtaken_by_another_upload_is_refused_as_stale(stack: Stack, tmp_path: Path) -> None:
+def test_a_plan_overtaken_by_another_upload_is_refused_as_stale(
+    stack: Stack, tmp_path: Path
+) -> None:
     bromsync("plan", str(stack.school_file), "--out", str(tmp_path / "old"))
-    assert bromsync("run", str(stack.school_file)).exit_code == 3  # another upload happens meanwhile
+    assert (
+        bromsync("run", str(stack.school_file)).exit_code == 3
+    )  # another upload happens meanwhile
     result = bromsync("apply", str(tmp_path / "old" / "100001.plan.json"))
     assert result.exit_code == 2, result.output
     assert "is stale: it was planned against upload none: the first upload" in result.output
@@ -96,7 +113,9 @@ def test_a_plan_overtaken_by_another_upload_is_refused_as_stale(stack: Stack, tm
 
 def test_apply_needs_the_state_the_plan_was_made_with(stack: Stack, tmp_path: Path) -> None:
     bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
-    result = bromsync("apply", str(stack.plans / "100001.plan.json"), "--state-dir", str(tmp_path / "elsewhere"))
+    result = bromsync(
+        "apply", str(stack.plans / "100001.plan.json"), "--state-dir", str(tmp_path / "elsewhere")
+    )
     assert result.exit_code == 2 and "no state for URN 100001" in result.output
     assert not (tmp_path / "elsewhere").exists()
 
@@ -124,12 +143,16 @@ def test_an_edited_plan_is_refused(stack: Stack) -> None:
     ("break_it", "expected"),
     [
         (lambda s: s.account(password="changed-in-bromcom"), "Change password"),
-        (lambda s: s.account(permitted=[e for e in s.permitted() if e != "StudentContacts"]),
-         "StudentContacts"),
+        (
+            lambda s: s.account(permitted=[e for e in s.permitted() if e != "StudentContacts"]),
+            "StudentContacts",
+        ),
     ],
     ids=["wrong password", "entity not permitted"],
 )
-def test_source_failures_exit_1_and_push_nothing(stack: Stack, break_it: Any, expected: str) -> None:
+def test_source_failures_exit_1_and_push_nothing(
+    stack: Stack, break_it: Any, expected: str
+) -> None:
     break_it(stack)
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 1, result.output
@@ -149,14 +172,19 @@ def test_unreachable_url_exits_1_with_what_to_fix(stack: Stack, tmp_path: Path) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         school = tmp_path / "unreachable.yaml"
-        write_fixture_school_file(school, f"http://127.0.0.1:{port}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx")
+        write_fixture_school_file(
+            school,
+            f"http://127.0.0.1:{port}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx",
+        )
         result = bromsync("run", str(school))
     assert result.exit_code == 1, result.output
     assert "did not answer" in result.output and "bromcom.url" in result.output
     assert stack.parentpay.people(SITE_ID) == []
 
 
-def test_missing_password_variable_is_a_configuration_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_password_variable_is_a_configuration_error(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("BROMCOM_PASSWORD_OAKFIELD")
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 2, result.output
@@ -173,7 +201,9 @@ def test_bad_school_file_exits_2_before_any_school_runs(stack: Stack, tmp_path: 
 
 def test_all_clean_run_exits_0(stack: Stack) -> None:
     stack.edit_row("Students", "StudentID", 1007, YearGroup="1")
-    stack.edit_row("PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700 900321")
+    stack.edit_row(
+        "PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700 900321"
+    )
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 0, result.output
 
@@ -182,10 +212,14 @@ def test_rejected_operations_exit_3_and_are_not_sent_again_unchanged(stack: Stac
     # A mobile ParentPay refuses that no check catches (a slash in it): sent as it is (never
     # cleaned up to fit) and rejected; the next run does not send the same data again.
     stack.edit_row("Students", "StudentID", 1007, YearGroup="1")
-    stack.edit_row("PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700/900321")
+    stack.edit_row(
+        "PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700/900321"
+    )
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 3, result.output
-    assert "rejected create pupil 1007: invalid" in result.output and "payer_mobile" in result.output
+    assert (
+        "rejected create pupil 1007: invalid" in result.output and "payer_mobile" in result.output
+    )
     assert "1007" not in people(stack)
     posts = len([r for r in stack.parentpay.requests if r.method == "POST"])
 
@@ -204,12 +238,18 @@ def test_rejected_operations_exit_3_and_are_not_sent_again_unchanged(stack: Stac
 
 def test_sql_reads_the_state(stack: Stack) -> None:
     bromsync("run", str(stack.school_file))
-    result = bromsync("sql", str(stack.school_file), "SELECT type, count(*) AS n FROM uploaded GROUP BY type ORDER BY type")
+    result = bromsync(
+        "sql",
+        str(stack.school_file),
+        "SELECT type, count(*) AS n FROM uploaded GROUP BY type ORDER BY type",
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"pupil\s+\|\s+8", result.output)
 
 
-def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(stack: Stack, tmp_path: Path) -> None:
+def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(
+    stack: Stack, tmp_path: Path
+) -> None:
     import socket
 
     from tests.conftest import write_fixture_school_file
@@ -218,7 +258,8 @@ def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(stack: Stack,
         closed.bind(("127.0.0.1", 0))
         broken = tmp_path / "broken.yaml"
         write_fixture_school_file(
-            broken, f"http://127.0.0.1:{closed.getsockname()[1]}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx"
+            broken,
+            f"http://127.0.0.1:{closed.getsockname()[1]}/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx",
         )
         text = broken.read_text(encoding="utf-8").replace("urn: 100001", "urn: 100002")
         broken.write_text(text, encoding="utf-8")
@@ -228,13 +269,17 @@ def test_two_schools_with_jobs_one_failing_does_not_stop_the_other(stack: Stack,
     assert len(people(stack)) == 12
 
 
-def test_a_missing_password_of_one_school_stops_before_any_school_runs(stack: Stack, tmp_path: Path) -> None:
+def test_a_missing_password_of_one_school_stops_before_any_school_runs(
+    stack: Stack, tmp_path: Path
+) -> None:
     from tests.conftest import write_fixture_school_file
 
     other = tmp_path / "elm.yaml"
     write_fixture_school_file(other, stack.bromcom.url)
     other.write_text(
-        other.read_text(encoding="utf-8").replace("BROMCOM_PASSWORD_OAKFIELD", "BROMCOM_PASSWORD_ELM"),
+        other.read_text(encoding="utf-8").replace(
+            "BROMCOM_PASSWORD_OAKFIELD", "BROMCOM_PASSWORD_ELM"
+        ),
         encoding="utf-8",
     )
     result = bromsync("run", str(stack.school_file), str(other))

@@ -298,6 +298,8 @@ TRANSIENT: dict[str, tuple[Any, tuple[type[SourceError], ...], list[str]]] = {
         ["Students", "could not be read"],
     ),
 }
+
+
 @pytest.mark.parametrize("kind", list(TRANSIENT))
 def test_a_transient_fault_is_retried_and_the_run_succeeds(
     stack: Stack, fast: Clients, kind: str

@@ -95,19 +95,35 @@ def test_a_generated_primary_losing_40_percent_of_pupils_is_blocked_then_allowed
     from simulators.parentpay import ParentPaySimulator
 
     today = dt.date.fromisoformat(FIXTURE_TODAY)
-    summary = generate_school(tmp_path / "bromcom", org_id=30001, seed=7, size="primary", today=today,
-                              username="pp", password="pw")
+    summary = generate_school(
+        tmp_path / "bromcom",
+        org_id=30001,
+        seed=7,
+        size="primary",
+        today=today,
+        username="pp",
+        password="pw",
+    )
     monkeypatch.setenv("BROMSYNC_TODAY", FIXTURE_TODAY)
     monkeypatch.setenv("PRIMARY_PASSWORD", "pw")
     monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", PARENTPAY_TOKEN)
     monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
-    with BromcomSimulator(tmp_path / "bromcom") as bromcom, ParentPaySimulator(
-        tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
-    ) as parentpay:
+    with (
+        BromcomSimulator(tmp_path / "bromcom") as bromcom,
+        ParentPaySimulator(
+            tmp_path / "parentpay", token=PARENTPAY_TOKEN, sites=[SITE_ID]
+        ) as parentpay,
+    ):
         monkeypatch.setenv("BROMSYNC_PARENTPAY_URL", parentpay.url)
         school = tmp_path / "primary.yaml"
-        write_school_file(school, summary, url=bromcom.url, password_env="PRIMARY_PASSWORD",
-                          parentpay_site_id=SITE_ID, options=("pupils",))
+        write_school_file(
+            school,
+            summary,
+            url=bromcom.url,
+            password_env="PRIMARY_PASSWORD",
+            parentpay_site_id=SITE_ID,
+            options=("pupils",),
+        )
         assert bromsync("run", str(school)).exit_code in (0, 3)
         active = [p["mis_id"] for p in parentpay.people(SITE_ID, type="pupil")]
         leaving = set(active[: round(len(active) * 0.4)])
@@ -124,7 +140,9 @@ def test_a_generated_primary_losing_40_percent_of_pupils_is_blocked_then_allowed
         assert blocked.exit_code == 3, blocked.output
         percent = f"{100 * len(leaving) / len(active):.1f}".removesuffix(".0")
         assert 39.5 <= float(percent) <= 40.5
-        assert f"would archive {len(leaving)} of {len(active)} pupils ({percent}%)" in blocked.output
+        assert (
+            f"would archive {len(leaving)} of {len(active)} pupils ({percent}%)" in blocked.output
+        )
         assert len([r for r in parentpay.requests if r.method == "POST"]) == posts
         assert len(parentpay.people(SITE_ID, type="pupil")) == len(active)
 

@@ -25,7 +25,9 @@ class Table:
     """The rows of one entity as the source returned them, typed from the source's schema."""
 
     entity: str
-    columns: dict[str, str]  # column name -> XML Schema type name: int, string, boolean, dateTime...
+    columns: dict[
+        str, str
+    ]  # column name -> XML Schema type name: int, string, boolean, dateTime...
     rows: list[dict[str, Value]] = field(default_factory=list)
 
 

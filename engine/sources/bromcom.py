@@ -247,8 +247,12 @@ class BromcomSource:
                 why = (type(exc).__doc__ or "a passing failure").strip().rstrip(".")
                 log.warning(
                     "%s: %s; retrying %s in %.1f s (attempt %d of %d)",
-                    self.school_name or self.settings.url, why[0].lower() + why[1:], what, delay,
-                    number + 1, self.max_attempts,
+                    self.school_name or self.settings.url,
+                    why[0].lower() + why[1:],
+                    what,
+                    delay,
+                    number + 1,
+                    self.max_attempts,
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
@@ -351,7 +355,10 @@ class BromcomSource:
         )
 
     def _unreachable(self, exc: requests.RequestException, what: str) -> SourceError:
-        if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        if isinstance(
+            exc,
+            (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+        ):
             return BromcomResponseError(
                 self._where(
                     f"Bromcom's answer for {what} was cut off before it was complete (the "

@@ -10,7 +10,12 @@ from engine.diff import Change, apply_change, diff
 
 
 def rec(mis_id: str, kind: str = "pupil", status: str = "active", **fields: Any) -> dict[str, Any]:
-    return {"mis_id": mis_id, "type": kind, "status": status, "fields": {"surname": "Smith", **fields}}
+    return {
+        "mis_id": mis_id,
+        "type": kind,
+        "status": status,
+        "fields": {"surname": "Smith", **fields},
+    }
 
 
 def current(mis_id: str, kind: str = "pupil", **fields: Any) -> dict[str, Any]:
@@ -22,10 +27,20 @@ def current(mis_id: str, kind: str = "pupil", **fields: Any) -> dict[str, Any]:
 CASES = [
     ("new record is created", [current("1")], {}, [("create", "pupil", "1")]),
     ("same record is unchanged", [current("1")], {"1": rec("1")}, []),
-    ("changed surname is one update", [current("1", surname="Smyth")], {"1": rec("1")}, [("update", "pupil", "1")]),
+    (
+        "changed surname is one update",
+        [current("1", surname="Smyth")],
+        {"1": rec("1")},
+        [("update", "pupil", "1")],
+    ),
     ("gone record is archived", [], {"1": rec("1")}, [("archive", "pupil", "1")]),
     ("archived record stays archived", [], {"1": rec("1", status="archived")}, []),
-    ("returner is restored", [current("1")], {"1": rec("1", status="archived")}, [("restore", "pupil", "1")]),
+    (
+        "returner is restored",
+        [current("1")],
+        {"1": rec("1", status="archived")},
+        [("restore", "pupil", "1")],
+    ),
     (
         "returner with changes is restored then updated",
         [current("1", surname="Jones")],
@@ -42,8 +57,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("records", "baseline", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_diff_ops(records: list[Any], baseline: dict[str, Any], expected: list[tuple[str, str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("records", "baseline", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_diff_ops(
+    records: list[Any], baseline: dict[str, Any], expected: list[tuple[str, str, str]]
+) -> None:
     changes, _ = diff(records, baseline, types={"pupil", "preadmission"})
     assert [(c.op, c.type, c.mis_id) for c in changes] == expected
 
@@ -65,7 +84,14 @@ def test_held_record_is_not_archived() -> None:
 
 def test_summary_counts_every_type() -> None:
     _, summary = diff([current("1"), current("2")], {"2": rec("2"), "3": rec("3")}, types={"pupil"})
-    assert summary["pupil"] == {"create": 1, "update": 0, "archive": 1, "restore": 0, "convert": 0, "unchanged": 1}
+    assert summary["pupil"] == {
+        "create": 1,
+        "update": 0,
+        "archive": 1,
+        "restore": 0,
+        "convert": 0,
+        "unchanged": 1,
+    }
     assert set(summary) == {"pupil", "staff", "preadmission"}
 
 
@@ -76,8 +102,20 @@ def test_changes_are_in_numeric_id_order() -> None:
 
 def test_apply_change_follows_each_op() -> None:
     state = rec("1", surname="Smyth")
-    assert apply_change(state, Change("update", "pupil", "1", {"surname": "Smith"}))["fields"]["surname"] == "Smith"
+    assert (
+        apply_change(state, Change("update", "pupil", "1", {"surname": "Smith"}))["fields"][
+            "surname"
+        ]
+        == "Smith"
+    )
     assert apply_change(state, Change("archive", "pupil", "1"))["status"] == "archived"
     assert state["status"] == "active" and state["fields"]["surname"] == "Smyth"  # not mutated
-    converted = apply_change(rec("7", "preadmission"), Change("convert", "pupil", "7", {"surname": "Li"}))
-    assert converted == {"mis_id": "7", "type": "pupil", "status": "active", "fields": {"surname": "Li"}}
+    converted = apply_change(
+        rec("7", "preadmission"), Change("convert", "pupil", "7", {"surname": "Li"})
+    )
+    assert converted == {
+        "mis_id": "7",
+        "type": "pupil",
+        "status": "active",
+        "fields": {"surname": "Li"},
+    }

@@ -46,8 +46,8 @@ def test_year_code_applies_aliases_only() -> None:
 
 
 def test_icontains_ignores_case() -> None:
-    assert search("icontains(`[\"Nut Allergy\"]`, c)", {"c": "nut allergy"}) is True
-    assert search("icontains(`[\"Nut Allergy\"]`, c)", {"c": "Asthma"}) is False
+    assert search('icontains(`["Nut Allergy"]`, c)', {"c": "nut allergy"}) is True
+    assert search('icontains(`["Nut Allergy"]`, c)', {"c": "Asthma"}) is False
 
 
 @pytest.mark.parametrize(

@@ -183,17 +183,33 @@ def test_apply_rekeys_exactly_the_confirmed_and_the_next_run_updates_them(seeded
 def test_a_run_after_a_match_not_yet_applied_creates_no_second_account(seeded: Stack) -> None:
     # The report is being reviewed; somebody runs the school meanwhile. The matched people
     # must not get new accounts beside their old ones.
-    run_match(load_school(seeded.school_file), Options(state_dir=seeded.state_dir, out_dir=seeded.plans))
+    run_match(
+        load_school(seeded.school_file), Options(state_dir=seeded.state_dir, out_dir=seeded.plans)
+    )
     run = run_school(load_school(seeded.school_file), Options(state_dir=seeded.state_dir))
     created = {c["mis_id"] for c in run.plan.data["changes"] if c["op"] == "create"}
     assert not created & {*CONFIRMED.values(), "1002", "1013", "1014"}
-    waiting = {m for c in run.plan.data["checks"] if c["name"] == "awaiting_data_matching" for m in c["records"]}
+    waiting = {
+        m
+        for c in run.plan.data["checks"]
+        if c["name"] == "awaiting_data_matching"
+        for m in c["records"]
+    }
     assert set(CONFIRMED.values()) <= waiting
 
     # Once applied, a new match releases the re-keyed people.
-    run_match(load_school(seeded.school_file), Options(state_dir=seeded.state_dir, out_dir=seeded.plans), apply=True)
+    run_match(
+        load_school(seeded.school_file),
+        Options(state_dir=seeded.state_dir, out_dir=seeded.plans),
+        apply=True,
+    )
     again = run_school(load_school(seeded.school_file), Options(state_dir=seeded.state_dir))
-    waiting = {m for c in again.plan.data["checks"] if c["name"] == "awaiting_data_matching" for m in c["records"]}
+    waiting = {
+        m
+        for c in again.plan.data["checks"]
+        if c["name"] == "awaiting_data_matching"
+        for m in c["records"]
+    }
     assert waiting == {"1002", "1013", "1014"}
 
 

@@ -30,12 +30,26 @@ SCHOOL = SchoolConfig(
 )
 
 
-def pupil(mis_id: str, forename: str, surname: str, year: str | None, group: str | None, **extra: Any) -> dict[str, Any]:
+def pupil(
+    mis_id: str, forename: str, surname: str, year: str | None, group: str | None, **extra: Any
+) -> dict[str, Any]:
     fields = {
-        "upn": f"A{mis_id}00000000", "admission_number": mis_id, "forename": forename, "surname": surname,
-        "legal_forename": forename, "legal_surname": surname, "dob": "2018-01-15", "gender": "F",
-        "year_code": year, "reg_group": group, "fsm": False, "fsm_start": None, "fsm_end": None,
-        "payer_email": f"parent.{mis_id}@example.com", "payer_mobile": "07700 900100", "dietary": [],
+        "upn": f"A{mis_id}00000000",
+        "admission_number": mis_id,
+        "forename": forename,
+        "surname": surname,
+        "legal_forename": forename,
+        "legal_surname": surname,
+        "dob": "2018-01-15",
+        "gender": "F",
+        "year_code": year,
+        "reg_group": group,
+        "fsm": False,
+        "fsm_start": None,
+        "fsm_end": None,
+        "payer_email": f"parent.{mis_id}@example.com",
+        "payer_mobile": "07700 900100",
+        "dietary": [],
     }
     return {"mis_id": mis_id, "type": "pupil", "fields": {**fields, **extra}}
 
@@ -47,8 +61,13 @@ def preadmission(mis_id: str, forename: str, surname: str, **extra: Any) -> dict
 
 
 def staff(mis_id: str, title: str, forename: str, surname: str, **extra: Any) -> dict[str, Any]:
-    fields = {"title": title, "forename": forename, "surname": surname,
-              "email": f"{forename[0].lower()}.{surname.lower()}@oakfield.example.org", "mobile": None}
+    fields = {
+        "title": title,
+        "forename": forename,
+        "surname": surname,
+        "email": f"{forename[0].lower()}.{surname.lower()}@oakfield.example.org",
+        "mobile": None,
+    }
     return {"mis_id": mis_id, "type": "staff", "fields": {**fields, **extra}}
 
 
@@ -59,21 +78,47 @@ def acknowledged(record: dict[str, Any], status: str = "active") -> dict[str, An
 def event_school() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Today's records and the acknowledged baseline: one person for every kind of school event."""
     today = [
-        pupil("1001", "Alex", "Whitfield", "4", "4B", legal_forename="Alexander", fsm=True, fsm_start="2025-04-01"),
+        pupil(
+            "1001",
+            "Alex",
+            "Whitfield",
+            "4",
+            "4B",
+            legal_forename="Alexander",
+            fsm=True,
+            fsm_start="2025-04-01",
+        ),
         pupil("1002", "Siân", "O'Brien", "3", "3B", dietary=["Nut Allergy"]),
-        pupil("1003", "Ciarán", "O'Brien-Walsh", "5", "5B", legal_surname="O'Brien-Walsh"),  # name change
+        pupil(
+            "1003", "Ciarán", "O'Brien-Walsh", "5", "5B", legal_surname="O'Brien-Walsh"
+        ),  # name change
         pupil("1004", "Maya", "Patel", "4", "4L"),  # year and class move, and a name change
-        pupil("1005", "Tom", "Hughes", "2", "2L", payer_email="new.payer@example.com"),  # payer contact
+        pupil(
+            "1005", "Tom", "Hughes", "2", "2L", payer_email="new.payer@example.com"
+        ),  # payer contact
         pupil("1006", "Ruby", "Jones", "1", "1L", fsm=True, fsm_start="2026-11-01"),  # FSM starts
         pupil("1007", "Leo", "Evans", "1", "1L", fsm=False, fsm_start=None),  # FSM ends
-        pupil("1008", "Isla", "Khan", "R", "RL", fsm=True, fsm_start="2026-09-01", fsm_end="2027-07-31"),  # dates
+        pupil(
+            "1008",
+            "Isla",
+            "Khan",
+            "R",
+            "RL",
+            fsm=True,
+            fsm_start="2026-09-01",
+            fsm_end="2027-07-31",
+        ),  # dates
         pupil("1009", "Noah", "Adeyemi", "R", "RL", dietary=["Coeliac", "Nut Allergy"]),  # dietary
         pupil("1010", "Evie", "Davies", "6", "6B", upn="V383200126014"),  # other
         pupil("1011", "Jayden", "Smith | Jones", "6", "6B"),  # returner, unchanged
-        pupil("1012", "Oliver", "Featherstone", "2", "2L", payer_mobile="07700 900999"),  # returner with a change
+        pupil(
+            "1012", "Oliver", "Featherstone", "2", "2L", payer_mobile="07700 900999"
+        ),  # returner with a change
         pupil("3001", "Freya", "Morgan", "R", "RL"),  # converted from pre-admission
         pupil("1014", "Zoë", "<Brown> & Co", "N1", None),  # a name that must be escaped
-        pupil("1015", "Ana", "Silva", "Y1", "1L"),  # an odd year code in the baseline, kept for the test
+        pupil(
+            "1015", "Ana", "Silva", "Y1", "1L"
+        ),  # an odd year code in the baseline, kept for the test
         staff("2001", "Mrs", "Sarah", "Bennett"),
         staff("2003", "Ms", "Hannah", "Price"),  # new staff
         staff("2004", "Dr", "Owen", "Rees", mobile="07700 900204"),  # staff contact
@@ -106,19 +151,42 @@ def event_school() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     return today, baseline
 
 
-def check(name: str, severity: str, records: list[str], message: str, remediation: str,
-          details: list[str] | None = None) -> dict[str, Any]:
+def check(
+    name: str,
+    severity: str,
+    records: list[str],
+    message: str,
+    remediation: str,
+    details: list[str] | None = None,
+) -> dict[str, Any]:
     """A check result as the plan holds it (CONTRACTS 4)."""
-    return {"name": name, "severity": severity, "type": "pupil", "records": records,
-            "details": details or [], "message": message, "remediation": remediation}
+    return {
+        "name": name,
+        "severity": severity,
+        "type": "pupil",
+        "records": records,
+        "details": details or [],
+        "message": message,
+        "remediation": remediation,
+    }
 
 
 CHECKS = [
-    check("pupil_without_payer", "warning", ["1011"], "These pupils have no payer.",
-          "Add a contact with parental responsibility in Bromcom."),
-    check("year_code_not_parentpay", "error", ["1099", "1015"],
-          "These pupils' year group is not a ParentPay year code.",
-          "In Bromcom, recode the year group listed above.", ["Year 1", "`odd`"]),
+    check(
+        "pupil_without_payer",
+        "warning",
+        ["1011"],
+        "These pupils have no payer.",
+        "Add a contact with parental responsibility in Bromcom.",
+    ),
+    check(
+        "year_code_not_parentpay",
+        "error",
+        ["1099", "1015"],
+        "These pupils' year group is not a ParentPay year code.",
+        "In Bromcom, recode the year group listed above.",
+        ["Year 1", "`odd`"],
+    ),
 ]
 
 
@@ -126,9 +194,19 @@ def make_plan(*, blocked: str | None = None) -> tuple[Plan, dict[str, Any]]:
     today, baseline = event_school()
     changes, summary = diff(today, baseline, types={"pupil", "staff", "preadmission"})
     plan = build_plan(
-        school=SCHOOL, run_id="run-1", today="2026-11-28", baseline_id="upload-7", changes=changes,
-        summary=summary, checks=[], no_consent=2,
-        left_out={"pupil": {"on_roll": 3}, "staff": {"current": 1}, "preadmission": {"accepted": 0}},
+        school=SCHOOL,
+        run_id="run-1",
+        today="2026-11-28",
+        baseline_id="upload-7",
+        changes=changes,
+        summary=summary,
+        checks=[],
+        no_consent=2,
+        left_out={
+            "pupil": {"on_roll": 3},
+            "staff": {"current": 1},
+            "preadmission": {"accepted": 0},
+        },
         blocked_reason=blocked,
     )
     # The report reads check results as the plan holds them, whatever class the checks produce.
@@ -163,7 +241,9 @@ def test_html_snapshot(show_sensitive: bool, html_snapshot: SnapshotAssertion) -
 
 
 def test_blocked_markdown_snapshot(raw: SnapshotAssertion) -> None:
-    plan, people = make_plan(blocked="this plan would archive 40 of 100 pupils (40%); check <the fetch> & consent")
+    plan, people = make_plan(
+        blocked="this plan would archive 40 of 100 pupils (40%); check <the fetch> & consent"
+    )
     assert render_markdown(plan, people=people) == raw
 
 
@@ -212,9 +292,15 @@ def test_each_change_is_told_once_as_a_school_event(mis_id: str, section: str, e
 
 @pytest.mark.parametrize(
     ("mis_id", "shown_as"),
-    [("1006", "Free school meals start"), ("1007", "Free school meals end"), ("1008", "Free-meal dates changed")],
+    [
+        ("1006", "Free school meals start"),
+        ("1007", "Free school meals end"),
+        ("1008", "Free-meal dates changed"),
+    ],
 )
-def test_free_meal_events_are_named_only_when_sensitive_fields_are_shown(mis_id: str, shown_as: str) -> None:
+def test_free_meal_events_are_named_only_when_sensitive_fields_are_shown(
+    mis_id: str, shown_as: str
+) -> None:
     assert [e for _, e in where_is(mis_id, show_sensitive=True)] == [shown_as]
     assert [e for _, e in where_is(mis_id)] == ["Free-meal details changed"]
 
@@ -222,7 +308,9 @@ def test_free_meal_events_are_named_only_when_sensitive_fields_are_shown(mis_id:
 def test_an_update_lists_all_its_fields_its_own_event_first() -> None:
     plan, people = make_plan()
     report = build_report(plan, people=people)
-    (moved,) = [p for s in report.sections for e in s.events for p in e.people if p.mis_id == "1004"]
+    (moved,) = [
+        p for s in report.sections for e in s.events for p in e.people if p.mis_id == "1004"
+    ]
     assert moved.changes == [
         ("year", "3", "4"),
         ("class", "3L", "4L"),
@@ -235,8 +323,17 @@ def test_sections_run_in_year_order_then_staff_then_preadmissions() -> None:
     plan, people = make_plan()
     titles = [s.title for s in build_report(plan, people=people).sections]
     assert titles == [
-        "Nursery N1", "Reception", "Year 1", "Year 2", "Year 3", "Year 4", "Year 5", "Year 6",
-        "Year group \u201cY1\u201d (not a ParentPay code)", "Staff", "Pre-admissions",
+        "Nursery N1",
+        "Reception",
+        "Year 1",
+        "Year 2",
+        "Year 3",
+        "Year 4",
+        "Year 5",
+        "Year 6",
+        "Year group \u201cY1\u201d (not a ParentPay code)",
+        "Staff",
+        "Pre-admissions",
     ]
 
 
@@ -244,7 +341,10 @@ def test_new_starters_are_one_compact_table() -> None:
     plan, people = make_plan()
     markdown = render_markdown(plan, people=people)
     year4 = markdown.split("## Year 4")[1].split("\n## ")[0]
-    assert "| ID | Name | Class | Born | Payer email | Payer mobile | Free meals | Dietary needs |" in year4
+    assert (
+        "| ID | Name | Class | Born | Payer email | Payer mobile | Free meals | Dietary needs |"
+        in year4
+    )
     assert "| 1001 | Alex Whitfield (legal name Alexander Whitfield) | 4B | 2018-01-15 |" in year4
 
 
@@ -261,7 +361,12 @@ def test_masked_report_shows_no_sensitive_value_nor_fsm_direction(render: Any) -
     for value in SENSITIVE_VALUES:
         assert value not in masked
         assert value in shown
-    for title in ("Free school meals start", "Free school meals end", "Free-meal dates changed", "free meals from"):
+    for title in (
+        "Free school meals start",
+        "Free school meals end",
+        "Free-meal dates changed",
+        "free meals from",
+    ):
         assert title not in masked
     assert "Free school meals start" in shown and MASK not in shown
 
@@ -277,7 +382,9 @@ def test_masked_fsm_start_and_end_read_the_same() -> None:
 
 
 def tricky_plan() -> tuple[Plan, dict[str, Any]]:
-    nasty = pupil("1", "<script>alert(1)</script>", "O'Brien & [Sons](https://example.com) | Ltd", "4", "4<B>")
+    nasty = pupil(
+        "1", "<script>alert(1)</script>", "O'Brien & [Sons](https://example.com) | Ltd", "4", "4<B>"
+    )
     plan = build_plan(
         school=SCHOOL, run_id="r", today="2026-11-28", baseline_id=None,
         changes=diff([nasty], {}, types={"pupil"})[0], summary=None,

@@ -39,7 +39,9 @@ def scrub(text: str, stack: Stack) -> str:
 
 def fix_mobile(stack: Stack) -> None:
     # 1007's payer has two numbers in one Mobile (22 digits): the check pack holds 1007 back.
-    stack.edit_row("PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700 900321")
+    stack.edit_row(
+        "PersonCommunications", "Value", "07700 900321 / 07700 900322", Value="07700 900321"
+    )
 
 
 def make_ready(stack: Stack) -> None:
@@ -48,17 +50,23 @@ def make_ready(stack: Stack) -> None:
     fix_mobile(stack)
 
 
-def test_a_ready_school_passes_every_point_and_exits_0(stack: Stack, raw: SnapshotAssertion) -> None:
+def test_a_ready_school_passes_every_point_and_exits_0(
+    stack: Stack, raw: SnapshotAssertion
+) -> None:
     make_ready(stack)
     result = check(stack)
     assert result.exit_code == 0, render_checklist(result)
     assert set(marks(result).values()) == {True}
     assert result.trial is not None
-    assert result.trial.data["summary"]["pupil"]["create"] == 9  # 1001-1012 less a leaver, a future starter, an S
+    assert (
+        result.trial.data["summary"]["pupil"]["create"] == 9
+    )  # 1001-1012 less a leaver, a future starter, an S
     others = [result.trial.data["summary"][t] for t in ("staff", "preadmission")]
     assert not any(n for counts in others for n in counts.values())  # the trial is pupils only
     # Each entity is read from Bromcom once, though the points and the trial plan all use it.
-    fetched = [r.entity_name for r in stack.bromcom.requests if r.operation.startswith("getEntityData")]
+    fetched = [
+        r.entity_name for r in stack.bromcom.requests if r.operation.startswith("getEntityData")
+    ]
     assert sorted(fetched) == sorted(set(fetched)) and "Staff" in fetched
     assert scrub(render_checklist(result), stack) == raw
 
@@ -113,7 +121,9 @@ def test_a_wrong_password_fails_the_credentials_and_skips_the_rest(stack: Stack)
     assert credentials.ok is False and credentials.fix is not None
     assert "step 4" in credentials.fix and '"Change password"' in credentials.fix
     assert "BROMCOM_PASSWORD_OAKFIELD" in credentials.fix
-    after = [item for item in result.items if item.name not in ("school_file", "url", "credentials")]
+    after = [
+        item for item in result.items if item.name not in ("school_file", "url", "credentials")
+    ]
     assert after and all(item.ok is None for item in after)
     assert not [r for r in stack.bromcom.requests if r.operation.startswith("getEntityData")]
     assert "[SKIP] 8. Trial pupil upload" in render_checklist(result)
@@ -122,7 +132,9 @@ def test_a_wrong_password_fails_the_credentials_and_skips_the_rest(stack: Stack)
 def test_an_unknown_mis_orgid_fails_the_credentials(stack: Stack, tmp_path: Path) -> None:
     school = tmp_path / "wrong_id.yaml"
     write_fixture_school_file(school, stack.bromcom.url)
-    school.write_text(school.read_text(encoding="utf-8").replace("20001", "20999"), encoding="utf-8")
+    school.write_text(
+        school.read_text(encoding="utf-8").replace("20001", "20999"), encoding="utf-8"
+    )
     result = check(stack, school)
     assert result.exit_code == 3
     credentials = result.item("credentials")
@@ -139,7 +151,8 @@ def test_an_unreachable_url_exits_1(stack: Stack, tmp_path: Path) -> None:
         school = tmp_path / "unreachable.yaml"
         write_fixture_school_file(school, f"http://127.0.0.1:{port}/TPReadOnlyDataService.asmx")
         result = run_setup_check(
-            load_school(school), source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1)
+            load_school(school),
+            source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1),
         )
     assert result.exit_code == 1
     assert marks(result)["url"] is False and marks(result)["credentials"] is None
@@ -158,7 +171,8 @@ def test_a_consent_school_where_nobody_has_consent_exits_3(stack: Stack, tmp_pat
     school = tmp_path / "consent.yaml"
     write_fixture_school_file(school, stack.bromcom.url)
     school.write_text(
-        school.read_text(encoding="utf-8").replace("legitimate_interest", "consent"), encoding="utf-8"
+        school.read_text(encoding="utf-8").replace("legitimate_interest", "consent"),
+        encoding="utf-8",
     )
     result = check(stack, school)
     assert result.exit_code == 3
@@ -195,9 +209,12 @@ def test_the_suggested_code_for_a_year_group(value: str, code: str | None) -> No
 def test_a_fetch_cut_short_after_the_credentials_exits_1(stack: Stack) -> None:
     from simulators.bromcom import Fault
 
-    stack.bromcom.inject(Fault.connection_reset(operation="getEntityDataBySchoolID", entity="Students"))
+    stack.bromcom.inject(
+        Fault.connection_reset(operation="getEntityDataBySchoolID", entity="Students")
+    )
     result = run_setup_check(
-        load_school(stack.school_file), source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1)
+        load_school(stack.school_file),
+        source_factory=lambda s: BromcomSource.for_school(s, max_attempts=1),
     )
     assert result.exit_code == 1
     assert marks(result)["entities"] is True

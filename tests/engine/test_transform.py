@@ -23,10 +23,21 @@ def d(text: str) -> dt.datetime:
 
 def student(sid: int, **over: Any) -> dict[str, Any]:
     row = {
-        "StudentID": sid, "PersonID": sid, "UPN": f"A{sid:012d}", "AdmissionNumber": f"{sid:06d}",
-        "FirstName": "Anna", "LastName": "Smith", "PreferredFirstName": None, "PreferredLastName": None,
-        "DateOfBirth": d("2020-03-01T00:00:00"), "Gender": "F", "YearGroup": "1", "TutorGroup": "1A",
-        "StartDate": d("2025-09-01T00:00:00"), "EndDate": None, "EnrolmentStatus": "C",
+        "StudentID": sid,
+        "PersonID": sid,
+        "UPN": f"A{sid:012d}",
+        "AdmissionNumber": f"{sid:06d}",
+        "FirstName": "Anna",
+        "LastName": "Smith",
+        "PreferredFirstName": None,
+        "PreferredLastName": None,
+        "DateOfBirth": d("2020-03-01T00:00:00"),
+        "Gender": "F",
+        "YearGroup": "1",
+        "TutorGroup": "1A",
+        "StartDate": d("2025-09-01T00:00:00"),
+        "EndDate": None,
+        "EnrolmentStatus": "C",
         "DataProcessingConsent": True,
     }
     row.update(over)
@@ -34,14 +45,28 @@ def student(sid: int, **over: Any) -> dict[str, Any]:
 
 
 def contact(sid: int, pid: int, priority: int, **over: Any) -> dict[str, Any]:
-    row = {"StudentID": sid, "ContactPersonID": pid, "Priority": priority, "ParentalResponsibility": True,
-           "CourtOrder": False, "StartDate": None, "EndDate": None}
+    row = {
+        "StudentID": sid,
+        "ContactPersonID": pid,
+        "Priority": priority,
+        "ParentalResponsibility": True,
+        "CourtOrder": False,
+        "StartDate": None,
+        "EndDate": None,
+    }
     row.update(over)
     return row
 
 
 def tables(students: list[dict[str, Any]], **others: list[dict[str, Any]]) -> dict[str, Table]:
-    names = ["StudentContacts", "People", "Emails", "PersonCommunications", "StudentMeals", "PersonMedicalConditions"]
+    names = [
+        "StudentContacts",
+        "People",
+        "Emails",
+        "PersonCommunications",
+        "StudentMeals",
+        "PersonMedicalConditions",
+    ]
     out = {"Students": Table("Students", {}, students)}
     for name in names:
         out[name] = Table(name, {}, others.get(name, []))
@@ -92,7 +117,15 @@ def test_leaving_today_is_still_on_roll() -> None:
 
 
 def test_subsidiary_dual_registration_included_when_the_school_says() -> None:
-    assert len(run(tables([student(1, EnrolmentStatus="S")]), include_enrolment_statuses=["C", "M", "S"]).records) == 1
+    assert (
+        len(
+            run(
+                tables([student(1, EnrolmentStatus="S")]),
+                include_enrolment_statuses=["C", "M", "S"],
+            ).records
+        )
+        == 1
+    )
 
 
 def test_consent_school_leaves_out_people_without_consent() -> None:
@@ -104,11 +137,25 @@ def test_payer_skips_a_court_order_at_priority_one() -> None:
     data = tables(
         [student(1)],
         StudentContacts=[contact(1, 101, 1, CourtOrder=True), contact(1, 102, 2)],
-        Emails=[{"PersonID": 101, "EmailAddress": "banned@example.org", "Priority": 1},
-                {"PersonID": 102, "EmailAddress": "second@example.org", "Priority": 2},
-                {"PersonID": 102, "EmailAddress": "first@example.org", "Priority": 1}],
-        PersonCommunications=[{"PersonID": 102, "CommunicationTypeDescription": "Home Telephone", "Value": "01632 960000", "Priority": 1},
-                              {"PersonID": 102, "CommunicationTypeDescription": "Mobile", "Value": "07700 900123", "Priority": 2}],
+        Emails=[
+            {"PersonID": 101, "EmailAddress": "banned@example.org", "Priority": 1},
+            {"PersonID": 102, "EmailAddress": "second@example.org", "Priority": 2},
+            {"PersonID": 102, "EmailAddress": "first@example.org", "Priority": 1},
+        ],
+        PersonCommunications=[
+            {
+                "PersonID": 102,
+                "CommunicationTypeDescription": "Home Telephone",
+                "Value": "01632 960000",
+                "Priority": 1,
+            },
+            {
+                "PersonID": 102,
+                "CommunicationTypeDescription": "Mobile",
+                "Value": "07700 900123",
+                "Priority": 2,
+            },
+        ],
     )
     fields = only(data)
     assert fields["payer_email"] == "first@example.org"
@@ -116,8 +163,11 @@ def test_payer_skips_a_court_order_at_priority_one() -> None:
 
 
 def test_no_payer_without_parental_responsibility() -> None:
-    data = tables([student(1)], StudentContacts=[contact(1, 101, 1, ParentalResponsibility=False)],
-                  Emails=[{"PersonID": 101, "EmailAddress": "x@example.org", "Priority": 1}])
+    data = tables(
+        [student(1)],
+        StudentContacts=[contact(1, 101, 1, ParentalResponsibility=False)],
+        Emails=[{"PersonID": 101, "EmailAddress": "x@example.org", "Priority": 1}],
+    )
     assert only(data)["payer_email"] is None
 
 
@@ -125,23 +175,56 @@ def test_no_payer_without_parental_responsibility() -> None:
     ("period", "fsm", "start", "end"),
     [
         ((d("2026-09-01T00:00:00"), None), True, "2026-09-01", None),
-        ((d("2026-09-01T00:00:00"), d("2026-11-27T00:00:00")), False, None, None),  # ended yesterday
+        (
+            (d("2026-09-01T00:00:00"), d("2026-11-27T00:00:00")),
+            False,
+            None,
+            None,
+        ),  # ended yesterday
         ((d("2026-09-01T00:00:00"), d("2026-11-28T00:00:00")), True, "2026-09-01", "2026-11-28"),
     ],
 )
-def test_fsm_from_the_period_covering_today(period: tuple[Any, Any], fsm: bool, start: Any, end: Any) -> None:
-    data = tables([student(1)], StudentMeals=[{"StudentID": 1, "FSMType": "FSM", "StartDate": period[0], "EndDate": period[1]}])
+def test_fsm_from_the_period_covering_today(
+    period: tuple[Any, Any], fsm: bool, start: Any, end: Any
+) -> None:
+    data = tables(
+        [student(1)],
+        StudentMeals=[
+            {"StudentID": 1, "FSMType": "FSM", "StartDate": period[0], "EndDate": period[1]}
+        ],
+    )
     fields = only(data)
     assert (fields["fsm"], fields["fsm_start"], fields["fsm_end"]) == (fsm, start, end)
 
 
 def test_dietary_only_from_the_allow_list_sorted() -> None:
-    data = tables([student(1)], PersonMedicalConditions=[
-        {"PersonID": 1, "MedicalConditionDescription": "nut allergy", "StartDate": None, "EndDate": None},
-        {"PersonID": 1, "MedicalConditionDescription": "Asthma", "StartDate": None, "EndDate": None},
-        {"PersonID": 1, "MedicalConditionDescription": "Coeliac Disease", "StartDate": None, "EndDate": None},
-    ])
-    assert only(data, dietary_allow=["Nut Allergy", "Coeliac Disease"])["dietary"] == ["Coeliac Disease", "nut allergy"]
+    data = tables(
+        [student(1)],
+        PersonMedicalConditions=[
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "nut allergy",
+                "StartDate": None,
+                "EndDate": None,
+            },
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "Asthma",
+                "StartDate": None,
+                "EndDate": None,
+            },
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "Coeliac Disease",
+                "StartDate": None,
+                "EndDate": None,
+            },
+        ],
+    )
+    assert only(data, dietary_allow=["Nut Allergy", "Coeliac Disease"])["dietary"] == [
+        "Coeliac Disease",
+        "nut allergy",
+    ]
 
 
 def test_a_bad_year_code_is_sent_on_as_written() -> None:
@@ -150,4 +233,9 @@ def test_a_bad_year_code_is_sent_on_as_written() -> None:
 
 
 def test_year_code_alias_fixes_it() -> None:
-    assert only(tables([student(1, YearGroup="Year 1")]), year_code_aliases={"Year 1": "1"})["year_code"] == "1"
+    assert (
+        only(tables([student(1, YearGroup="Year 1")]), year_code_aliases={"Year 1": "1"})[
+            "year_code"
+        ]
+        == "1"
+    )

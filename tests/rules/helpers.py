@@ -165,13 +165,19 @@ class Result:
 
 
 def run_all(
-    data: Mapping[str, Table], options: Iterable[str] = OPTIONS, *, today: dt.date = TODAY, **settings: Any
+    data: Mapping[str, Table],
+    options: Iterable[str] = OPTIONS,
+    *,
+    today: dt.date = TODAY,
+    **settings: Any,
 ) -> list[Result]:
     """The shipped mappings of `options`, then the SQL checks, on a throwaway in-memory state."""
     merged = {**SETTINGS, **settings}
     functions = MappingFunctions(today=today, settings=merged)
     done = [
-        transform(mapping, data, functions=functions, consent_required=merged["lawful_basis"] == "consent")
+        transform(
+            mapping, data, functions=functions, consent_required=merged["lawful_basis"] == "consent"
+        )
         for mapping in load_mappings(list(options))
     ]
     with State(Path(":memory:")) as state:
@@ -184,7 +190,9 @@ def run_all(
             t.type,
             t.records,
             [r for r in t.records if r["mis_id"] not in checked.held],
-            sorted((r["mis_id"] for r in t.records if r["mis_id"] in checked.held), key=natural_key),
+            sorted(
+                (r["mis_id"] for r in t.records if r["mis_id"] in checked.held), key=natural_key
+            ),
             [hit for hit in checked.hits if hit.type == t.type],
             t.left_out,
             t.no_consent,
@@ -193,7 +201,9 @@ def run_all(
     ]
 
 
-def run(option: str, data: Mapping[str, Table], *, today: dt.date = TODAY, **settings: Any) -> Result:
+def run(
+    option: str, data: Mapping[str, Table], *, today: dt.date = TODAY, **settings: Any
+) -> Result:
     """The shipped mapping of `option` applied, and checked, as engine/pipeline.py does it."""
     [result] = run_all(data, [option], today=today, **settings)
     return result

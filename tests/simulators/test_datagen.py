@@ -422,9 +422,9 @@ def test_fixture_files_are_what_oakfield_py_writes(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "20001").iterdir())
     assert written == sorted(p.name for p in FIXTURE.iterdir())
     for name in written:
-        assert (tmp_path / "20001" / name).read_bytes() == (FIXTURE / name).read_bytes(), (
-            f"{name} differs: run `python -m tests.fixtures.oakfield` and update README.md"
-        )
+        assert (
+            (tmp_path / "20001" / name).read_bytes() == (FIXTURE / name).read_bytes()
+        ), f"{name} differs: run `python -m tests.fixtures.oakfield` and update README.md"
 
 
 def test_fixture_identity_and_ids() -> None:

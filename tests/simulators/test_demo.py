@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from bromsync import cli
 
 
-def test_demo_syncs_then_the_second_sync_pushes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_syncs_then_the_second_sync_pushes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BROMSYNC_TODAY", "2026-11-28")
     monkeypatch.delenv("BROMSYNC_PARENTPAY_URL", raising=False)
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo"), "--size", "tiny"])
