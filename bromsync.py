@@ -82,7 +82,7 @@ def validate(files: tuple[Path, ...]) -> None:
     """
 
     def body() -> int:
-        from engine.validate import validate_files
+        from engine.commands.validate import validate_files
 
         problems, checked = validate_files(list(files))
         for problem in problems:
@@ -129,7 +129,7 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _load_schools(files: Sequence[Path]) -> list[Any]:
     """Every school file loaded, or one ConfigError naming all problems (exit 2 before any school runs)."""
-    from engine.config import load_school
+    from engine.config.school import load_school
 
     schools, problems = [], []
     for path in files:
@@ -145,7 +145,7 @@ def _load_schools(files: Sequence[Path]) -> list[Any]:
 
 
 def _report(results: Sequence[Any]) -> int:
-    from engine.runner import overall_exit_code
+    from engine.commands.batch import overall_exit_code
 
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
@@ -176,9 +176,9 @@ def check(file: Path) -> None:
     """
 
     def body() -> int:
-        from engine.config import load_school
-        from engine.setup_check import run_setup_check
-        from engine.setup_checklist import render_checklist
+        from engine.config.school import load_school
+        from engine.commands.setup_check import run_setup_check
+        from engine.report.checklist import render_checklist
 
         result = run_setup_check(load_school(file))
         click.echo(render_checklist(result))
@@ -218,7 +218,7 @@ def plan(
 
     def body() -> int:
         from engine.pipeline import Options
-        from engine.runner import run_schools
+        from engine.commands.batch import run_schools
 
         schools = _load_schools(files)
         options = Options(
@@ -306,7 +306,7 @@ def run(
 
     def body() -> int:
         from engine.pipeline import Options
-        from engine.runner import pick_shard, run_schools
+        from engine.commands.batch import pick_shard, run_schools
 
         chosen = pick_shard(list(files), shard)
         schools = _load_schools(chosen)
@@ -351,9 +351,9 @@ def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> Non
     """
 
     def body() -> int:
-        from engine.config import load_school
-        from engine.match_report import render_match_summary
-        from engine.match_run import run_match
+        from engine.config.school import load_school
+        from engine.report.match import render_match_summary
+        from engine.commands.match import run_match
         from engine.pipeline import Options
 
         options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, on_event=_echo_event)
@@ -400,8 +400,8 @@ def export(
     """
 
     def body() -> int:
-        from engine.config import load_school
-        from engine.export import detail_lines, export_school, summary_line
+        from engine.config.school import load_school
+        from engine.commands.export import detail_lines, export_school, summary_line
         from engine.pipeline import Options
 
         options = Options(
@@ -430,8 +430,8 @@ def sql(file: Path, query: str, state_dir: str | None) -> None:
     """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
 
     def body() -> int:
-        from engine.config import load_school
-        from engine.views import query_state
+        from engine.config.school import load_school
+        from engine.state.views import query_state
 
         school = load_school(file)
         columns, rows = query_state(_state_dir(state_dir), school.urn, query)
@@ -463,7 +463,7 @@ def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> None:
     """
 
     def body() -> int:
-        from engine.views import query_all
+        from engine.state.views import query_all
 
         columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
         click.echo(_table(columns, rows))

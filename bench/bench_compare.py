@@ -15,7 +15,7 @@ from bench_timing import Row, check, timed
 
 from engine.sources import Table
 from engine.sources.dataset import read_dataset
-from engine.stage import State
+from engine.state.store import State
 
 DUCK_TYPES = {"int": "BIGINT", "long": "BIGINT", "boolean": "BOOLEAN", "dateTime": "TIMESTAMP",
               "date": "DATE", "decimal": "DOUBLE", "double": "DOUBLE"}  # fmt: skip

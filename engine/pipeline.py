@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from engine import clock
-from engine.check_packs import SqlCheck, load_checks
-from engine.checks import CheckHit, held_ids, run_checks
-from engine.config import SchoolConfig
-from engine.diff import TYPES, Change, apply_change, diff, natural_key, operation_of
+from engine.checks.packs import SqlCheck, load_checks
+from engine.checks.run import CheckHit, held_ids, run_checks
+from engine.config.school import SchoolConfig
+from engine.plan.diff import TYPES, Change, apply_change, diff, natural_key, operation_of
 from engine.errors import BlockedPlanError, BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
-from engine.extract import fetch_entities
-from engine.functions import MappingFunctions
-from engine.html_report import render_html
-from engine.mapping import load_mappings
-from engine.plan import (
+from engine.sources.extract import fetch_entities
+from engine.transform.functions import MappingFunctions
+from engine.report.html import render_html
+from engine.transform.mapping import load_mappings
+from engine.plan.plan import (
     Plan,
     PlanFiles,
     archive_guard,
@@ -36,11 +36,11 @@ from engine.plan import (
     write_plan,
 )
 from engine.records import Record
-from engine.report import render_markdown
+from engine.report.markdown import render_markdown
 from engine.sources import SOURCES, Source
-from engine.stage import RunLog, State, state_path
+from engine.state.store import RunLog, State, state_path
 from engine.targets import TARGETS, OpResult, Target
-from engine.transform import Transformed, transform
+from engine.transform.transform import Transformed, transform
 
 
 @dataclass

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine import clock
-from engine.config import load_school
+from engine.config.school import load_school
 from engine.pipeline import Options, SchoolResult, run_school
 from simulators.bromcom import BromcomSimulator
 from simulators.datagen import generate_school, write_school_file

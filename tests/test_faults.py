@@ -20,7 +20,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from bromsync import cli
-from engine.config import load_school
+from engine.config.school import load_school
 from engine.errors import (
     BromcomCredentialsError,
     BromcomFault,

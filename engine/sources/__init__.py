@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from engine.config import SchoolConfig
+    from engine.config.school import SchoolConfig
 
 # A cell of a fetched row: None for a NULL (absent) column; dateTime columns are naive
 # datetimes holding the wall-clock time exactly as Bromcom wrote it (its UK offset dropped,

@@ -25,7 +25,7 @@ import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
 
-from engine.config import BromcomSettings, SchoolConfig
+from engine.config.school import BromcomSettings, SchoolConfig
 from engine.errors import (
     BromcomCredentialsError,
     BromcomFault,

@@ -3,7 +3,7 @@
 Rows are written as Bromcom writes them, through the Bromcom simulator's DataSet writer (a date
 of birth in summer reads `2019-06-02T00:00:00+01:00`), and read back by the engine's own
 DataSet reader, so each rule is tested on the values the engine really sees. Then the shipped
-mapping turns them into records, and (for the lifecycle) engine/diff.py into operations.
+mapping turns them into records, and (for the lifecycle) engine/plan/diff.py into operations.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.checks import CheckHit
-from engine.diff import Change, diff, natural_key
-from engine.functions import MappingFunctions
-from engine.mapping import load_mappings
+from engine.checks.run import CheckHit
 from engine.pipeline import check_records
+from engine.plan.diff import Change, diff, natural_key
 from engine.records import Record
 from engine.sources import Table
 from engine.sources.dataset import read_dataset
-from engine.stage import State
-from engine.transform import transform
+from engine.state.store import State
+from engine.transform.functions import MappingFunctions
+from engine.transform.mapping import load_mappings
+from engine.transform.transform import transform
 from simulators.bromcom.dataset import dataset, render_cells
 from simulators.datagen import ENTITY_COLUMNS
 from tests.conftest import FIXTURE_SETTINGS

@@ -16,7 +16,7 @@ import pytest
 import requests
 from lxml import etree
 
-from engine.config import SchoolConfig, load_school
+from engine.config.school import SchoolConfig, load_school
 from engine.errors import BromcomCredentialsError, BromcomFault
 from engine.pipeline import Options, SchoolResult, plan_school
 from simulators.bromcom import Fault, ReplayError, ReplaySimulator

@@ -1,0 +1,103 @@
+"""The run's context: what a check's SQL may read (the contract in docs/checks.md).
+
+Before checks run, `install` creates TEMP tables, a view and macros on the state's connection,
+scoped to one run (`pupils`, `staff`, `preadmissions`, `people`, `school_settings`...), so a
+check's query never sees the state's history. Check packs are bound against the same names when
+they load (engine/checks/packs.py) and run against them (engine/checks/run.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+from engine import clock
+from engine.records import PARENTPAY_YEAR_CODES, RECORD_FIELDS
+
+_DATE_FIELDS = frozenset({"dob", "fsm_start", "fsm_end", "admission_date"})
+_TABLE_FOR = {"pupil": "pupils", "staff": "staff", "preadmission": "preadmissions"}
+_TEMP_TABLES = (*_TABLE_FOR.values(), "people", "school_settings", "parentpay_year_codes")
+# England's cohort rule (PARENTPAY.md): a school year runs 1 September to 31 August, and a
+# Reception child is 4 on the 31 August before it began; Year N is 4 + N, N2 is 3 and N1 is 2.
+_MACROS = {
+    "cohort_date": "(d) AS make_date(year(d) - CASE WHEN month(d) >= 9 THEN 0 ELSE 1 END, 8, 31)",
+    "age_on": (
+        "(dob, d) AS date_diff('year', dob, d) "
+        "- CASE WHEN (month(d), day(d)) < (month(dob), day(dob)) THEN 1 ELSE 0 END"
+    ),
+    "year_code_for_age": (
+        "(age) AS CASE WHEN age = 2 THEN 'N1' WHEN age = 3 THEN 'N2' WHEN age = 4 THEN 'R' "
+        "WHEN age BETWEEN 5 AND 18 THEN CAST(age - 4 AS VARCHAR) END"
+    ),
+}
+
+
+def install(con: duckdb.DuckDBPyConnection, run_id: str, settings: Mapping[str, Any]) -> None:
+    """Create the TEMP tables, view and macros checks read, scoped to `run_id`."""
+    for name, body in _MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+    for kind, table in _TABLE_FOR.items():
+        columns = ", ".join(
+            f"TRY_CAST({n} AS DATE) AS {n}" if n in _DATE_FIELDS else n for n in RECORD_FIELDS[kind]
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT run_id, mis_id, held, {columns} "
+            f"FROM main.staged_{kind} WHERE run_id = ?",
+            [run_id],
+        )
+    # One table across types, with the payer's contacts under the names staff use, so checks
+    # of identity, email and mobile are written once.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE people AS "
+        "SELECT 'pupil' AS type, mis_id, held, upn, forename, surname, dob, year_code, "
+        "payer_email AS email, payer_mobile AS mobile FROM pupils UNION ALL "
+        "SELECT 'preadmission', mis_id, held, upn, forename, surname, dob, year_code, "
+        "payer_email, payer_mobile FROM preadmissions UNION ALL "
+        "SELECT 'staff', mis_id, held, NULL, forename, surname, NULL::DATE, NULL, email, mobile "
+        "FROM staff"
+    )
+    today = settings.get("today") or clock.today()
+    if isinstance(today, str):
+        today = dt.date.fromisoformat(today)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE school_settings AS SELECT ?::VARCHAR AS lawful_basis, "
+        "?::VARCHAR[] AS ufsm_year_codes, ?::VARCHAR AS staff_id_prefix, "
+        "?::VARCHAR[] AS include_enrolment_statuses, ?::VARCHAR[] AS dietary_allow, "
+        "?::DATE AS today, cohort_date(?::DATE) AS cohort_date",
+        [
+            settings.get("lawful_basis", "legitimate_interest"),
+            list(settings.get("ufsm_year_codes", ())),
+            settings.get("staff_id_prefix", ""),
+            list(settings.get("include_enrolment_statuses", ("C", "M"))),
+            list(settings.get("dietary_allow", ())),
+            today,
+            today,
+        ],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE parentpay_year_codes AS SELECT unnest(?::VARCHAR[]) AS code",
+        [list(PARENTPAY_YEAR_CODES)],
+    )
+    con.execute("CREATE OR REPLACE TEMP VIEW baseline AS SELECT * FROM main.uploaded")
+
+
+def uninstall(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the run's context, so analysts on this connection see only the state's own tables."""
+    con.execute("DROP VIEW IF EXISTS temp.baseline")
+    for kind, name in [*(("TABLE", t) for t in _TEMP_TABLES), *(("MACRO", m) for m in _MACROS)]:
+        con.execute(f"DROP {kind} IF EXISTS temp.{name}")
+
+
+def wrapped(sql: str) -> str:
+    """A check's query as a subquery, `offending`, to select from."""
+    # The newlines keep DuckDB's "LINE n" one below the check's own line n, and let a check end
+    # in a `--` comment.
+    return f"SELECT * FROM (\n{sql}\n) AS offending"
+
+
+def query_columns(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """The names of the columns a check's query returns, bound with no rows read."""
+    return [d[0] for d in con.execute(wrapped(sql) + " LIMIT 0").description or []]

@@ -1,0 +1,221 @@
+"""Check packs: the YAML files of SQL checks (`checks/*.yaml`), loaded and validated.
+
+A check is a DuckDB SELECT that returns the offending records (`mis_id`, optionally `type` and
+`detail`), with a severity and words for a school data manager. Every query is parsed and bound
+when its pack loads, against an empty state with the run's context (engine/checks/context.py),
+so a typo in SQL is a located validation problem (`path:line:col`), never a failure half-way
+through a run. engine/checks/run.py runs the loaded checks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.checks.context import install, query_columns
+from engine.errors import ConfigError
+from engine.shipped import checks_dir, schemas_dir
+from engine.state.store import State
+from engine.config.yamlfile import Problem, load_yaml, schema_problems
+
+OUTPUT_COLUMNS = ("mis_id", "type", "detail")
+_COLUMNS_RULE = "a check returns mis_id, and optionally type and detail"
+# DuckDB's "did you mean" on a near-empty catalog points at its own system tables; say nothing.
+_SYSTEM_NAME = re.compile(r'"(pragma_|pg_|duckdb_|sqlite_|information_schema)')
+_LINE = re.compile(r"LINE (\d+): (.*)\n( *)\^")
+_KIND = re.compile(r"^[A-Za-z ]*Error: ")
+_RAW_MISSING = re.compile(r"Table with name (raw_\w+) does not exist")
+
+
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((schemas_dir() / "checks.schema.json").read_text())
+    return schema
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    """One check of a pack, validated."""
+
+    name: str
+    severity: str
+    applies_to: tuple[str, ...]
+    sql: str
+    message: str
+    remediation: str
+    where: str  # "path:line:col" of its sql, for errors at run time
+
+
+def _in_file(
+    lines: list[str], at: tuple[int, int], sql_line: int | None, sql_col: int
+) -> tuple[int, int]:
+    """Where line `sql_line`, column `sql_col` (0-based) of a check's SQL was written in the file,
+    its value starting at `at`: exact for a `|` block or a one-line value, else `at`."""
+    line, col = at
+    if sql_line is None or line > len(lines):
+        return at
+    text = lines[line - 1]
+    if text[col - 1 : col] == "|" and line + sql_line <= len(lines):
+        content = lines[line + sql_line - 1]
+        return line + sql_line, len(content) - len(content.lstrip(" ")) + sql_col + 1
+    if sql_line == 1:
+        return line, col + sql_col + (1 if text[col - 1 : col] in ("'", '"') else 0)
+    return at
+
+
+def _duckdb_problem(exc: duckdb.Error, sql: str, line_offset: int) -> tuple[int | None, int, str]:
+    """DuckDB's message, shortened, with the SQL line it names and a caret: (line, col, text)."""
+    text = str(exc)
+    first, *rest = [part for part in text.split("\n") if part.strip()]
+    hints = [
+        part
+        for part in rest
+        if part.startswith(("Did you mean", "Candidate bindings")) and not _SYSTEM_NAME.search(part)
+    ]
+    # "Binder Error: ..." names DuckDB's internals; what follows it is what the author needs.
+    message = "; ".join(
+        [_KIND.sub("", first).rstrip("!").rstrip(), *(hint[0].lower() + hint[1:] for hint in hints)]
+    )
+    found = _LINE.search(text)
+    if found is None:
+        return None, 0, message
+    sql_line = int(found.group(1)) - line_offset
+    col = max(len(found.group(3)) - len(f"LINE {found.group(1)}: "), 0)
+    lines = sql.split("\n")
+    if not 1 <= sql_line <= len(lines):
+        return None, 0, message
+    shown = lines[sql_line - 1]
+    indent = len(shown) - len(shown.lstrip())
+    caret = f"    {shown.strip()}\n    {' ' * max(col - indent, 0)}^"
+    return sql_line, max(col, 0), f"{message}{'' if message.endswith('?') else ':'}\n{caret}"
+
+
+def _sql_problems(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    index: int,
+    path: Path,
+    start: tuple[int, int],
+    lines: list[str],
+) -> list[Problem]:
+    def problem(sql_line: int | None, sql_col: int, message: str) -> Problem:
+        line, col = _in_file(lines, start, sql_line, sql_col)
+        return Problem(str(path), line, col, f"checks[{index}].sql: {message}")
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        return [problem(*_duckdb_problem(exc, sql, 0))]
+    if len(statements) != 1:
+        return [problem(None, 0, f"expected one SELECT query, found {len(statements)} statements")]
+    if statements[0].type != duckdb.StatementType.SELECT:
+        kind = statements[0].type.name
+        return [problem(None, 0, f"a check may only read: write one SELECT query, not {kind}")]
+    try:
+        columns = query_columns(con, sql)
+    except duckdb.Error as exc:
+        if _RAW_MISSING.search(str(exc)):
+            # raw_<entity> tables are typed from the school's own Bromcom response, so they
+            # exist only in a school's state: such a query is bound when it first runs.
+            return []
+        return [problem(*_duckdb_problem(exc, sql, 1))]
+    unknown = [c for c in columns if c not in OUTPUT_COLUMNS]
+    problems = []
+    if "mis_id" not in columns:
+        near = difflib.get_close_matches("mis_id", unknown, 1, 0.6)
+        hint = f"; if {near[0]} is the record's ID, name it mis_id" if near else ""
+        message = f"the query returns no mis_id column (it returns {', '.join(columns)}{hint})"
+        problems.append(problem(None, 0, f"{message}; {_COLUMNS_RULE}"))
+        unknown = [c for c in unknown if c not in near[:1]]
+    for column in unknown:
+        close = difflib.get_close_matches(column.lower(), OUTPUT_COLUMNS, 1, 0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        message = f"the query returns a column '{column}' that a check cannot use{hint}"
+        problems.append(problem(None, 0, f"{message}; {_COLUMNS_RULE}"))
+    return problems
+
+
+def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
+    """Load and validate one check pack: its checks, or every problem of the file, located."""
+    data, locator, problems = load_yaml(path)
+    if problems:
+        return [], problems
+    problems = schema_problems(data, locator, _schema(), path)
+    if problems:
+        return [], problems
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError:  # it was read a moment ago; locations then fall back to the value's start
+        lines = []
+    checks: list[SqlCheck] = []
+    seen: dict[str, int] = {}
+    state = State(Path(":memory:"))  # an empty state: the real tables, views and no rows
+    try:
+        install(state.con, "", {})
+        for index, spec in enumerate(data["checks"]):
+            name = spec["name"]
+            if name in seen:
+                first, _ = locator(("checks", seen[name], "name"))
+                message = f"'{name}' is already the name of the check at line {first}"
+                at = locator(("checks", index, "name"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        *at,
+                        f"checks[{index}].name: {message}; give each check its own name",
+                    )
+                )
+            seen.setdefault(name, index)
+            sql = spec["sql"].rstrip().removesuffix(";").rstrip()  # the start stays: lines match
+            line, col = locator(("checks", index, "sql"))
+            problems += _sql_problems(state.con, sql, index, path, (line, col), lines)
+            checks.append(
+                SqlCheck(
+                    name=name,
+                    severity=spec["severity"],
+                    applies_to=tuple(spec["applies_to"]),
+                    sql=sql,
+                    message=" ".join(spec["message"].split()),
+                    remediation=" ".join(spec["remediation"].split()),
+                    where=f"{path}:{line}:{col}",
+                )
+            )
+    finally:
+        state.close()
+    if problems:
+        return [], sorted(problems, key=lambda p: (p.line, p.col))
+    return checks, []
+
+
+def check_problems(path: Path) -> list[Problem]:
+    """Every problem of one check pack, located (for `bromsync validate`)."""
+    return compile_checks(path)[1]
+
+
+def load_checks(paths: Iterable[Path] | None = None) -> list[SqlCheck]:
+    """The checks of `paths` (default: every pack shipped in checks/), or ConfigError listing
+    every problem; names must be unique across the packs."""
+    paths = sorted(checks_dir().glob("*.yaml")) if paths is None else list(paths)
+    out: list[SqlCheck] = []
+    problems: list[str] = []
+    where: dict[str, str] = {}
+    for path in paths:
+        checks, found = compile_checks(path)
+        problems += [str(p) for p in found]
+        for check in checks:
+            if check.name in where:
+                problems.append(
+                    f"{check.where}: the check name '{check.name}' is also used at "
+                    f"{where[check.name]}; give each check its own name"
+                )
+            where.setdefault(check.name, check.where)
+            out.append(check)
+    if problems:
+        raise ConfigError("the checks are invalid:\n" + "\n".join(problems), problems=problems)
+    return out

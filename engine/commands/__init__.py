@@ -1,0 +1,1 @@
+"""One module per verb; each takes loaded settings and returns a result with its exit code."""

@@ -1,0 +1,68 @@
+"""Many schools at once: sharding, parallel jobs and the combined exit code (CONTRACTS 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from engine.config.school import SchoolConfig
+from engine.errors import ConfigError
+from engine.pipeline import Options, SchoolResult, plan_school, run_school
+from engine.targets import TARGETS
+
+# 1 outranks 3, which outranks 0.
+_RANK = {0: 0, 3: 1, 2: 2, 1: 3}
+
+
+def overall_exit_code(codes: Iterable[int]) -> int:
+    worst = 0
+    for code in codes:
+        if _RANK.get(code, 3) > _RANK[worst]:
+            worst = code if code in _RANK else 1
+    return worst
+
+
+def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
+    """The I-th of N shares of `files` ("I/N", 1-based), taken round-robin in sorted order."""
+    if shard is None:
+        return list(files)
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {shard!r} must look like I/N, e.g. 2/4") from None
+    if not 1 <= index <= count:
+        raise ConfigError(f"--shard {shard}: I must be between 1 and N")
+    ordered = sorted(files, key=str)
+    return ordered[index - 1 :: count]
+
+
+def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str) -> None:
+    """Every variable the run will need is set: CONTRACTS 3, a configuration error (exit 2)
+    stops before any school runs, rather than after the first schools have synced."""
+    problems: list[str] = []
+    for school in schools:
+        try:
+            school.bromcom.password()
+        except ConfigError as exc:
+            problems.append(f"{school.path}: {exc}")
+    if command == "run":
+        try:
+            (options.target_factory or TARGETS["parentpay"])()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError("nothing was run:\n" + "\n".join(problems), problems=problems)
+
+
+def run_schools(
+    schools: Sequence[SchoolConfig], options: Options, *, command: str, jobs: int = 1
+) -> list[SchoolResult]:
+    """Plan (`command="plan"`) or run each school, `jobs` at a time; results in input order."""
+    preflight(schools, options, command=command)
+    work = plan_school if command == "plan" else run_school
+    if jobs <= 1 or len(schools) <= 1:
+        return [work(school, options) for school in schools]
+    # Threads suffice: the work is network and DuckDB time, and each school has its own file.
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="school") as pool:
+        return list(pool.map(lambda school: work(school, options), schools))

@@ -1,0 +1,337 @@
+"""Export: the ParentPay manual-upload CSV files of a school's current data (`bromsync export`).
+
+Without an integration, a school uploads CSV files by hand with ParentPay's MIS Sync and maps
+their columns to ParentPay's fields (PARENTPAY.md). This module writes those files from the
+same fetch, mappings and SQL checks as `plan`, so a file never carries a record the plan would
+hold back. It never contacts ParentPay. The file format, and why, is in docs/export.md.
+
+The export is recorded in the school's state as a run with command `export`: its fetches, its
+mapped records and what its checks flagged stay queryable like a plan's, so an analyst can see
+what left Bromcom and when. It touches no upload history: bromsync cannot know whether, or when,
+the file is uploaded, so the baseline of the next `plan` is unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import clock
+from engine.checks.run import CheckHit, held_ids
+from engine.config.school import SchoolConfig
+from engine.plan.diff import TYPES, diff, natural_key
+from engine.errors import BromsyncError, ConfigError
+from engine.events import Event, school_headline
+from engine.pipeline import Options, fetch_and_check
+from engine.plan.plan import archive_guard, consent_guard
+from engine.records import RECORD_FIELDS, Record
+from engine.state.store import State, state_path
+
+# <urn>.<name>.csv; the names are the school file's upload.options.
+FILE_NAMES = {"pupil": "pupils", "staff": "staff", "preadmission": "preadmissions"}
+HEADERS = {kind: ("mis_id", *fields) for kind, fields in RECORD_FIELDS.items()}
+TRUE, FALSE = "TRUE", "FALSE"
+DIETARY_SEPARATOR = "; "
+_PLURAL = {
+    "pupil": ("pupil", "pupils"),
+    "staff": ("staff", "staff"),
+    "preadmission": ("pre-admission", "pre-admissions"),
+}
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# (OWASP "CSV injection"). A cell of nothing but digits, spaces and + - ( ) . can at most be
+# sums (a "+44 7700 900123" mobile), never a function call or a link, so it is safe as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ARITHMETIC_ONLY = re.compile(r"[0-9 +\-().]*")
+FORMULA_CHECK = "csv_formula_value"
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One CSV file written: its record type, where, and how many records it holds."""
+
+    type: str
+    path: Path
+    rows: int
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    """A record left out of the files, the error checks that held it, and whether ParentPay has it."""
+
+    type: str
+    mis_id: str
+    checks: tuple[str, ...]
+    # Already active in ParentPay (as bromsync last saw it): a full manual upload without it
+    # archives it, where `run` would leave it untouched.
+    in_parentpay: bool
+
+
+@dataclass
+class ExportResult:
+    """What `export_school` did for one school; exit_code follows `plan` (CONTRACTS 3)."""
+
+    name: str
+    urn: int | None
+    exit_code: int
+    message: str
+    out_dir: Path | None = None
+    files: list[ExportFile] = field(default_factory=list)
+    held: list[HeldRecord] = field(default_factory=list)
+    checks: list[CheckHit] = field(default_factory=list)  # every hit, warnings included
+    blocked_reason: str | None = None
+    run_id: str | None = None
+    state: Path | None = None
+    error: BromsyncError | None = None
+
+
+def export_school(school: SchoolConfig, out_dir: Path, options: Options) -> ExportResult:
+    """Write `<urn>.<option>.csv` in `out_dir` for each of the school's upload options.
+
+    Uses options.state_dir, mappings_dir, on_event, fetch_jobs, record_dir, source_factory and
+    allow_mass_archive; the rest of `Options` concerns plans and pushes. Errors a person can act
+    on become the result's exit_code and message, recorded in the school's state.
+    """
+    path = state_path(options.state_dir, school.urn)
+    try:
+        with (
+            State(path) as state,
+            state.run(
+                urn=school.urn, school=school.name, command="export", today=clock.today()
+            ) as log,
+        ):
+            result = _export(school, out_dir, options, state, log.run_id)
+            # summary stays NULL: runs.summary has the plan's shape, and there is no plan.
+            log.status = "ok" if result.exit_code == 0 else "incomplete"
+            log.message = result.message
+    except BromsyncError as exc:
+        return ExportResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
+    result.state = path
+    return result
+
+
+def _export(
+    school: SchoolConfig, out_dir: Path, options: Options, state: State, run_id: str
+) -> ExportResult:
+    say = options.on_event
+    results, checked = fetch_and_check(school, options, state, run_id)
+    formula = formula_hits(checked.records)
+    if formula:
+        state.save_checks(run_id, formula)
+        state.mark_held(run_id, held_ids(formula))
+    hits = [*checked.hits, *formula]
+    held = held_ids(hits)
+    kept = [r for r in checked.records if r["mis_id"] not in held]
+    baseline = state.uploaded()
+    result = ExportResult(
+        school.name,
+        school.urn,
+        0,
+        "",
+        out_dir=out_dir,
+        checks=hits,
+        run_id=run_id,
+        held=_held_records(hits, baseline),
+    )
+
+    reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
+    if reason is None and not options.allow_mass_archive:
+        # ParentPay takes a manual upload as the whole list and archives whoever it leaves out,
+        # held records included, so the guard counts them (held=() here, unlike `plan`).
+        _, summary = diff(kept, baseline, types={t.type for t in results})
+        reason = archive_guard(school, summary, baseline)
+    if reason is not None:
+        result.exit_code, result.blocked_reason = 3, reason
+        result.message = f"blocked, no file written: {reason}"
+        say(Event(school.name, "export", "blocked; no file written"))
+        return result
+
+    texts = {
+        kind: render_csv(kind, [r for r in kept if r["type"] == kind])
+        for kind in TYPES
+        if any(t.type == kind for t in results)
+    }
+    for kind, (text, rows) in texts.items():
+        target = out_dir / f"{school.urn}.{FILE_NAMES[kind]}.csv"
+        write_atomic(target, text)
+        result.files.append(ExportFile(kind, target, rows))
+        say(Event(school.name, "export", f"{target}: {rows} {_plural(kind, rows)}"))
+    result.exit_code = 3 if result.held else 0
+    result.message = _message(result)
+    return result
+
+
+def _held_records(hits: Sequence[CheckHit], baseline: Mapping[str, Record]) -> list[HeldRecord]:
+    by_record: dict[tuple[str, str], list[str]] = {}
+    for hit in hits:
+        if hit.severity == "error":
+            for mis_id in hit.records:
+                by_record.setdefault((hit.type, mis_id), []).append(hit.name)
+    return [
+        HeldRecord(
+            kind,
+            mis_id,
+            tuple(names),
+            mis_id in baseline and baseline[mis_id]["status"] == "active",
+        )
+        for (kind, mis_id), names in sorted(
+            by_record.items(), key=lambda item: (TYPES.index(item[0][0]), natural_key(item[0][1]))
+        )
+    ]
+
+
+# -- the file format -------------------------------------------------------------------------
+
+
+def cell(value: Any) -> str:
+    """One field as written in the file: see docs/export.md for each rule."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return TRUE if value else FALSE
+    if isinstance(value, (list, tuple)):
+        return DIETARY_SEPARATOR.join(cell(v) for v in value)
+    return str(value)
+
+
+def row_of(kind: str, record: Record) -> list[str]:
+    """A record's cells, in the order of HEADERS[kind]."""
+    return [
+        cell(record["mis_id"]),
+        *(cell(record["fields"].get(name)) for name in RECORD_FIELDS[kind]),
+    ]
+
+
+def render_csv(kind: str, records: Iterable[Record]) -> tuple[str, int]:
+    """The file's text (RFC 4180, CRLF line ends; the BOM is added on writing) and its row count.
+
+    Rows are in natural mis_id order (2 before 10), so two exports of the same data are identical.
+    """
+    ordered = sorted(records, key=lambda r: natural_key(r["mis_id"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(HEADERS[kind])
+    writer.writerows(row_of(kind, r) for r in ordered)
+    return buffer.getvalue(), len(ordered)
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet opening the file would run this cell as a formula."""
+    return text.startswith(_FORMULA_START) and not _ARITHMETIC_ONLY.fullmatch(text)
+
+
+def formula_hits(records: Iterable[Record]) -> list[CheckHit]:
+    """An error per type for records with a cell a spreadsheet would run as a formula.
+
+    Such a record is held back rather than altered: a leading apostrophe (the usual defence)
+    would be uploaded into ParentPay as part of the name, and bromsync never changes a value to
+    get a record through (CONTRACTS 3).
+    """
+    found: dict[str, dict[str, list[str]]] = {}
+    for record in records:
+        kind = record["type"]
+        names = HEADERS[kind]
+        bad = [
+            name
+            for name, text in zip(names, row_of(kind, record), strict=True)
+            if formula_like(text)
+        ]
+        if bad:
+            found.setdefault(kind, {})[record["mis_id"]] = bad
+    hits = []
+    for kind in (k for k in TYPES if k in found):
+        flagged = found[kind]
+        ids = sorted(flagged, key=natural_key)
+        hits.append(
+            CheckHit(
+                name=FORMULA_CHECK,
+                severity="error",
+                type=kind,
+                records=ids,
+                message="A value of these records starts with =, +, -, @ or a tab, so a spreadsheet "
+                "opening the export file would run it as a formula; the records are left out of the "
+                "file (bromsync does not alter the value).",
+                remediation="Correct the field named above in Bromcom (a name, email or mobile cannot "
+                "start like a formula), then export again.",
+                details=[f"{mis_id}: {', '.join(flagged[mis_id])}" for mis_id in ids],
+            )
+        )
+    return hits
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` as UTF-8 with a BOM, replacing `path` in one step.
+
+    A reader (MIS Sync, a person) sees the old file or the new one, never half of one. The file
+    is created readable by its owner only: it holds children's personal data.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the export files to {path.parent}: {exc}; choose another --out folder"
+        ) from exc
+    try:
+        # utf-8-sig: without the BOM, Excel reads UTF-8 as Windows-1252 and Siân becomes SiÃ¢n.
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write {path}: {exc}; choose another --out folder") from exc
+        raise
+
+
+# -- rendering for the CLI -------------------------------------------------------------------
+
+
+def _plural(kind: str, n: int) -> str:
+    one, many = _PLURAL[kind]
+    return one if n == 1 else many
+
+
+def _message(result: ExportResult) -> str:
+    written = ", ".join(f"{f.rows} {_plural(f.type, f.rows)}" for f in result.files) or "no records"
+    text = f"exported {written} to {result.out_dir}"
+    if result.held:
+        text += f"; {len(result.held)} held back by checks"
+    return text
+
+
+def summary_line(result: ExportResult) -> str:
+    """One line for the person who ran `bromsync export`."""
+    return school_headline(result.name, result.urn, result.message)
+
+
+def detail_lines(result: ExportResult) -> list[str]:
+    """The files written, then each error check with its records, message and fix."""
+    lines = [f"file: {f.path} ({f.rows} {_plural(f.type, f.rows)})" for f in result.files]
+    archived = [h for h in result.held if h.in_parentpay]
+    for hit in result.checks:
+        if hit.severity != "error":
+            continue
+        details = f" ({'; '.join(hit.details)})" if hit.details else ""
+        lines.append(
+            f"held back {_plural(hit.type, len(hit.records))} {', '.join(hit.records)}{details}: "
+            f"{hit.name}: {hit.message} Fix: {hit.remediation}"
+        )
+    if archived:
+        ids = ", ".join(f"{h.type} {h.mis_id}" for h in archived)
+        lines.append(
+            f"warning: {ids} already in ParentPay and not in the files; a manual upload of these files "
+            "archives them. Fix them in Bromcom and export again before uploading."
+        )
+    return lines

@@ -1,0 +1,279 @@
+"""The school file (CONTRACTS 1), loaded into frozen dataclasses.
+
+`schemas/school.schema.json` says what a school file may hold, and its descriptions are the
+words support staff read when something is wrong. What a schema cannot say (a secret under
+any key name, credentials inside the URL, "1" and 1 listed twice) is checked here, and every
+problem is located as `path:line:col: message` (engine.config.yamlfile).
+
+Decisions the contract leaves open:
+- Year codes (ufsm.year_codes, year_code_aliases targets) are ParentPay codes, which are text;
+  a bare `1` in YAML is an int, so ints 1-14 are accepted and read as "1"-"14".
+- The password is never read here: `BromcomSettings.password()` reads the variable named by
+  `password_env` when a command actually needs it, so `validate` works on any machine.
+- A non-loopback `bromcom.url` must end in `TPReadOnlyDataService.asmx` and carry no query
+  (`?WSDL` is a common paste): the UK cloud and the self-hosted server of the published WSDL
+  both serve it at that path (an assumption for other hosts), and saying so here beats "the
+  URL does not answer" at `check` time. Loopback URLs (simulators) may use any path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.errors import ConfigError, MissingSecretError
+from engine.shipped import schemas_dir
+from engine.config.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
+
+UPLOAD_TYPES = ("pupils", "staff", "preadmissions")
+PARENTPAY_YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
+SCHEMA_PATH = schemas_dir() / "school.schema.json"
+
+# Key names that say "a secret is written here". password_env is the one allowed key that
+# mentions a password: it holds a variable's name, not the password.
+_SECRET_KEY = re.compile(
+    r"(^|_)(pass|pas+wo?r?d|pwd|secret|token|api_?key|apikey|private_?key|credentials?)($|_)"
+)
+
+_SECRET_ADVICE = (
+    "never write a password or other secret in the school file (it is kept in git): the "
+    "Bromcom password goes in an environment variable on the machine that runs bromsync, and "
+    "bromcom.password_env gives that variable's name, e.g. password_env: BROMCOM_PASSWORD_OAKFIELD"
+)
+
+
+def _close_to_password_env(name: str) -> bool:
+    # "pasword_env" is a misspelt password_env, best answered with "did you mean"; "password"
+    # alone (ratio 0.8) is a password.
+    return difflib.SequenceMatcher(None, name, "password_env").ratio() >= 0.85
+
+
+@dataclass(frozen=True)
+class BromcomSettings:
+    url: str
+    org_id: int
+    username: str
+    password_env: str
+
+    def password(self) -> str:
+        """The web-service password, read only from the variable the school file names."""
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise MissingSecretError(
+                f"the environment variable {self.password_env} is not set: it must hold the "
+                f"Bromcom web-service password of user {self.username!r} (bromcom.password_env "
+                "in the school file names it)"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class SchoolConfig:
+    path: Path
+    name: str
+    urn: int
+    parentpay_site_id: int
+    bromcom: BromcomSettings
+    options: tuple[str, ...]  # a non-empty subset of UPLOAD_TYPES, in file order
+    lawful_basis: str  # "legitimate_interest" | "consent"
+    ufsm_year_codes: tuple[str, ...]
+    staff_id_prefix: str = ""
+    include_enrolment_statuses: tuple[str, ...] = ("C", "M")
+    year_code_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dietary_allow: tuple[str, ...] = ()
+    max_archive_percent: float = 10
+    max_archive_count: int = 25
+
+    def as_dict(self) -> dict[str, Any]:
+        """The loaded settings as plain JSON-ready data (for `validate --show`, snapshots)."""
+        return {
+            "path": str(self.path),
+            "name": self.name,
+            "urn": self.urn,
+            "parentpay_site_id": self.parentpay_site_id,
+            "bromcom": {
+                "url": self.bromcom.url,
+                "org_id": self.bromcom.org_id,
+                "username": self.bromcom.username,
+                "password_env": self.bromcom.password_env,
+            },
+            "options": list(self.options),
+            "lawful_basis": self.lawful_basis,
+            "ufsm_year_codes": list(self.ufsm_year_codes),
+            "staff_id_prefix": self.staff_id_prefix,
+            "include_enrolment_statuses": list(self.include_enrolment_statuses),
+            "year_code_aliases": dict(self.year_code_aliases),
+            "dietary_allow": list(self.dietary_allow),
+            "max_archive_percent": self.max_archive_percent,
+            "max_archive_count": self.max_archive_count,
+        }
+
+
+@cache
+def school_schema() -> dict[str, Any]:
+    """The JSON Schema of school files."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def load_school(path: Path) -> SchoolConfig:
+    """Load and validate one school file; raises ConfigError listing every problem."""
+    config, problems = _read(path)
+    if problems or config is None:
+        lines = [str(p) for p in problems]
+        count = f"{len(lines)} problem{'s' if len(lines) != 1 else ''}"
+        raise ConfigError(
+            f"the school file {path} has {count} to fix:\n" + "\n".join(lines),
+            problems=lines,
+            school=str(path),
+        )
+    return config
+
+
+def school_problems(path: Path) -> list[Problem]:
+    """Every problem in one school file, in file order; never raises for bad content."""
+    return _read(path)[1]
+
+
+def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
+    data, locator, problems = load_yaml(path)
+    if data is None and problems:
+        return None, problems
+    secrets = _secret_problems(data, locator, path)
+    taken = {(p.line, p.col) for p in secrets}
+    # The secret's own message replaces "unknown key 'password'" at the same place.
+    problems += [
+        p
+        for p in schema_problems(data, locator, school_schema(), path)
+        if (p.line, p.col) not in taken
+    ]
+    problems += secrets
+    if isinstance(data, dict):
+        problems += _url_problems(data, locator, path)
+        problems += _repeated_year_codes(data, locator, path)
+    problems.sort(key=lambda p: (p.line, p.col))
+    if problems:
+        return None, problems
+    return _build(data, path), []
+
+
+def _secret_problems(
+    data: Any, locator: Locator, path: Path, at: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    out: list[Problem] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = (*at, key)
+            name = str(key).lower().replace("-", "_")
+            if _SECRET_KEY.search(name) and not _close_to_password_env(name):
+                line, col = locator.key(here)
+                out.append(
+                    Problem(
+                        str(path),
+                        line,
+                        col,
+                        f"{dotted(here)}: {_SECRET_ADVICE}",
+                    )
+                )
+            else:
+                out += _secret_problems(value, locator, path, here)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            out += _secret_problems(item, locator, path, (*at, i))
+    return out
+
+
+def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
+    bromcom = data.get("bromcom")
+    url = bromcom.get("url") if isinstance(bromcom, dict) else None
+    pattern = school_schema()["properties"]["bromcom"]["properties"]["url"]["pattern"]
+    if not isinstance(url, str) or not re.search(pattern, url):
+        return []  # the schema has already said what is wrong
+    line, col = locator(("bromcom", "url"))
+
+    def problem(message: str) -> list[Problem]:
+        return [Problem(str(path), line, col, f"bromcom.url {message}")]
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return problem("is not a valid web address")
+    if parts.username is not None or parts.password is not None:
+        return problem(
+            "must not contain a username or password: the username goes in "
+            "bromcom.username and the password in the variable named by "
+            "bromcom.password_env"
+        )
+    if parts.query or parts.fragment:
+        extra = "?" + parts.query if parts.query else "#" + parts.fragment
+        return problem(
+            f"must end at the service's address: remove '{extra}' "
+            "(the URL is the web service itself, not its WSDL page)"
+        )
+    return []
+
+
+def _repeated_year_codes(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
+    # The schema's uniqueItems tells 1 from "1"; a person does not.
+    ufsm = data.get("ufsm")
+    codes = ufsm.get("year_codes") if isinstance(ufsm, dict) else None
+    if not isinstance(codes, list):
+        return []
+    seen: set[str] = set()
+    out = []
+    for i, code in enumerate(codes):
+        text = str(code)
+        if text in seen and not isinstance(code, bool) and codes.index(code) == i:
+            line, col = locator(("ufsm", "year_codes", i))
+            out.append(
+                Problem(
+                    str(path), line, col, f"ufsm.year_codes lists '{text}' more than once; keep one"
+                )
+            )
+        seen.add(text)
+    return out
+
+
+def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
+    """A valid file's settings; optional keys left out take the dataclass defaults."""
+    school, bromcom, upload = data["school"], data["bromcom"], data["upload"]
+    optional: dict[str, Any] = {}
+    if "staff_id_prefix" in upload:
+        optional["staff_id_prefix"] = upload["staff_id_prefix"]
+    if "include_enrolment_statuses" in upload:
+        optional["include_enrolment_statuses"] = tuple(upload["include_enrolment_statuses"])
+    if "year_code_aliases" in data:
+        optional["year_code_aliases"] = MappingProxyType(
+            {str(k): str(v) for k, v in data["year_code_aliases"].items()}
+        )
+    if "allow" in data.get("dietary", {}):
+        optional["dietary_allow"] = tuple(data["dietary"]["allow"])
+    for key in ("max_archive_percent", "max_archive_count"):
+        if key in data.get("guards", {}):
+            optional[key] = data["guards"][key]
+    return SchoolConfig(
+        path=path,
+        name=school["name"],
+        urn=school["urn"],
+        parentpay_site_id=school["parentpay_site_id"],
+        bromcom=BromcomSettings(
+            url=bromcom["url"],
+            org_id=bromcom["org_id"],
+            username=bromcom["username"],
+            password_env=bromcom["password_env"],
+        ),
+        options=tuple(upload["options"]),
+        lawful_basis=upload["lawful_basis"],
+        ufsm_year_codes=tuple(str(code) for code in data["ufsm"]["year_codes"]),
+        **optional,
+    )

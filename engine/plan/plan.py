@@ -1,0 +1,220 @@
+"""Plan: the reviewed unit of work (CONTRACTS 4), its guards, and its integrity digest.
+
+A plan names the baseline it was computed against, so `apply` can refuse it once ParentPay's
+acknowledged state has moved on, and carries a digest of its own content, so an edited plan
+file is refused too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.checks.run import CheckHit
+from engine.config.school import SchoolConfig
+from engine.plan.diff import OPS, Change, empty_summary, operation_of
+from engine.errors import PlanError
+from engine.records import PLURALS, Record
+
+FORMAT_VERSION = 1
+
+
+def summary_line(summary: Mapping[str, Mapping[str, int]]) -> str:
+    """'3 to create, 1 to update, 2 to archive', or 'nothing to change'."""
+    verbs = {
+        "create": "create",
+        "update": "update",
+        "archive": "archive",
+        "restore": "restore",
+        "convert": "convert",
+    }
+    parts = []
+    for op in OPS:
+        n = sum(counts[op] for counts in summary.values())
+        if n:
+            parts.append(f"{n} to {verbs[op]}")
+    return ", ".join(parts) if parts else "nothing to change"
+
+
+def archive_guard(
+    school: SchoolConfig, summary: Mapping[str, Mapping[str, int]], baseline: Mapping[str, Record]
+) -> str | None:
+    """Why the plan archives too many records of a type (CONTRACTS 1), or None."""
+    for kind, counts in summary.items():
+        archives = counts["archive"]
+        active = sum(1 for r in baseline.values() if r["type"] == kind and r["status"] == "active")
+        if not active or archives <= school.max_archive_count:
+            continue
+        percent = 100 * archives / active
+        if percent > school.max_archive_percent:
+            shown = f"{percent:.1f}".removesuffix(".0")
+            return (
+                f"this plan would archive {archives} of {active} {PLURALS[kind]} ({shown}%), more "
+                f"than guards.max_archive_percent ({school.max_archive_percent:g}%) and "
+                f"guards.max_archive_count ({school.max_archive_count}). A source that suddenly "
+                "returns far fewer people is far more likely broken than a real exodus: check that "
+                "every entity is still ticked for the web-service account in Bromcom, that the "
+                "lawful basis was not switched to consent, and that the fetch was not cut short. "
+                "If the leavers are real, review the plan and run again with --allow-mass-archive."
+            )
+    return None
+
+
+def consent_guard(school: SchoolConfig, counts: Mapping[str, tuple[int, int]]) -> str | None:
+    """A consent school where nobody of a type has consent (counts: type -> (kept, no_consent))."""
+    if school.lawful_basis != "consent":
+        return None
+    for kind, (kept, no_consent) in counts.items():
+        if kept == 0 and no_consent > 0:
+            return (
+                f"the school's lawful basis is consent, but none of its {no_consent} {PLURALS[kind]} "
+                f"has data processing consent, so no {PLURALS[kind]} would be uploaded and every one "
+                'already in ParentPay would be archived. In Bromcom, tick "Data processing consent '
+                "has been granted\" on each person's record (steps 11-16 of the ParentPay set-up "
+                "guide), or, if the school chose legitimate interest, set upload.lawful_basis: "
+                "legitimate_interest in the school file."
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan as written to `<urn>.plan.json`."""
+
+    data: dict[str, Any]
+
+    @property
+    def urn(self) -> int:
+        return int(self.data["school"]["urn"])
+
+    @property
+    def baseline(self) -> str | None:
+        value = self.data["baseline"]
+        return None if value is None else str(value)
+
+    @property
+    def digest(self) -> str:
+        return str(self.data["digest"])
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.data["blocked"])
+
+    def held_back(self) -> set[str]:
+        """The records error checks held back, each once (a record may trip several checks)."""
+        return {m for c in self.data["checks"] if c["severity"] == "error" for m in c["records"]}
+
+    def changes(self) -> list[Change]:
+        return [
+            Change(c["op"], c["type"], c["mis_id"], c.get("fields", {}), c.get("before"))
+            for c in self.data["changes"]
+        ]
+
+    def operations(self) -> list[dict[str, Any]]:
+        """The plan's changes as ParentPay upload operations."""
+        return [operation_of(change) for change in self.changes()]
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in data.items() if k != "digest"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_plan(
+    *,
+    school: SchoolConfig,
+    run_id: str,
+    today: str,
+    baseline_id: str | None,
+    changes: Sequence[Change],
+    summary: Mapping[str, Mapping[str, int]] | None,
+    checks: Sequence[CheckHit],
+    no_consent: int,
+    left_out: Mapping[str, Mapping[str, int]],
+    blocked_reason: str | None,
+) -> Plan:
+    data: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "school": {"urn": school.urn, "name": school.name},
+        "baseline": baseline_id,
+        "summary": summary or empty_summary(),
+        # A blocked plan keeps its changes for the reviewer; `apply` refuses it.
+        "changes": [c.to_json() for c in changes],
+        "checks": [
+            {
+                "name": hit.name,
+                "severity": hit.severity,
+                "type": hit.type,
+                "records": hit.records,
+                "details": hit.details,
+                "message": hit.message,
+                "remediation": hit.remediation,
+            }
+            for hit in checks
+        ],
+        "excluded": {"no_consent": no_consent},
+        "left_out": {kind: dict(rules) for kind, rules in left_out.items()},
+        "blocked": blocked_reason is not None,
+        "blocked_reason": blocked_reason,
+        "site_id": school.parentpay_site_id,
+        "run_id": run_id,
+        "today": today,
+    }
+    data["digest"] = _digest(data)
+    return Plan(data)
+
+
+@dataclass(frozen=True)
+class PlanFiles:
+    """Where a plan was written: the JSON `apply` reads, and the report for people."""
+
+    json: Path
+    markdown: Path
+    html: Path
+
+
+def write_plan(plan: Plan, out_dir: Path, *, markdown: str, html: str) -> PlanFiles:
+    """`<urn>.plan.json`, `.plan.md` and `.plan.html` in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = PlanFiles(*(out_dir / f"{plan.urn}.plan.{ext}" for ext in ("json", "md", "html")))
+    files.json.write_text(
+        json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    files.markdown.write_text(markdown, encoding="utf-8")
+    files.html.write_text(html, encoding="utf-8")
+    return files
+
+
+def read_plan(path: Path) -> Plan:
+    """A plan file, refused if it is unreadable or was edited after it was written."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(
+            f"{path} does not exist: give a <urn>.plan.json written by `bromsync plan`"
+        ) from None
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan {path}: {exc.strerror}") from None
+    except ValueError:
+        raise PlanError(
+            f"{path} is not a plan file (it is not JSON): give a <urn>.plan.json written by `bromsync plan`"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format_version") != FORMAT_VERSION
+        or "digest" not in data
+    ):
+        raise PlanError(
+            f"{path} is not a bromsync plan (format_version {FORMAT_VERSION}); run `bromsync plan` again"
+        )
+    if _digest(data) != data["digest"]:
+        raise PlanError(
+            f"{path} was changed after bromsync wrote it, so it is not the plan that was reviewed; "
+            "run `bromsync plan` again and review the new plan"
+        )
+    return Plan(data)

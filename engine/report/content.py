@@ -1,0 +1,381 @@
+"""The report's content: the plan told as school events, for the person who reviews it before
+anything is pushed.
+
+`build_report` turns a plan into a `Report`: new starters, leavers, returners, moves, name and
+payer changes... grouped by year group, every value already formatted and masked. The Markdown
+(engine/report/markdown.py) and the HTML page (engine/report/html.py) only lay it out, so they cannot
+disagree about what a reviewer sees, nor about what is masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.plan.diff import OPS, natural_key
+from engine.plan.plan import Plan, summary_line
+from engine.records import PARENTPAY_YEAR_CODES, RECORD_FIELDS, SENSITIVE_FIELDS, Record
+
+MASK = "***"
+BLANK = "blank"  # an empty value on either side of a before -> after
+# fmt: off
+TYPE_TITLES = {"pupil": "Pupils", "staff": "Staff", "preadmission": "Pre-admissions"}
+_NOUNS = {"pupil": ("pupil", "pupils"), "staff": ("member of staff", "staff"),
+          "preadmission": ("pre-admission", "pre-admissions")}
+_OP_HEADS = ("New", "Updated", "Archived", "Restored", "Converted", "Unchanged")  # OPS + unchanged
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+LABELS = {
+    "upn": "UPN", "admission_number": "admission number", "legal_forename": "legal forename",
+    "legal_surname": "legal surname", "dob": "date of birth", "year_code": "year", "reg_group": "class",
+    "fsm": "free meals", "fsm_start": "free meals from", "fsm_end": "free meals until",
+    "payer_email": "payer email", "payer_mobile": "payer mobile", "dietary": "dietary needs",
+    "admission_date": "admission date",
+}
+_FSM = ("fsm", "fsm_start", "fsm_end")
+# An update is told once, under the first of these its fields touch, else under "other".
+_UPDATE_KINDS = {
+    "move": ("year_code", "reg_group"),
+    "fsm": _FSM,
+    "name": ("title", "forename", "surname", "legal_forename", "legal_surname"),
+    "contact": ("payer_email", "payer_mobile", "email", "mobile"),
+    "dietary": ("dietary",),
+}
+EVENT_ORDER = ("new", "convert", "restore", "move", "fsm", "fsm_start", "fsm_end", "fsm_dates",
+               "name", "contact", "dietary", "other", "leaver")
+_TITLES: dict[str, str | dict[str, str]] = {
+    "new": {"pupil": "New starters", "staff": "New staff", "preadmission": "New pre-admissions"},
+    "convert": "Pre-admissions now on roll",
+    "restore": {"pupil": "Returners", "staff": "Returning staff", "preadmission": "Pre-admissions back"},
+    "move": {"pupil": "Year or class moves", "preadmission": "Year group changes"},
+    # Masked, every free-meal change has this one title, so no heading tells a start from an end.
+    "fsm": "Free-meal details changed",
+    "fsm_start": "Free school meals start",
+    "fsm_end": "Free school meals end",
+    "fsm_dates": "Free-meal dates changed",
+    "name": "Name changes",
+    "contact": {"pupil": "Payer contact changes", "staff": "Contact changes"},
+    "dietary": "Dietary needs changed",
+    "other": "Other changes",
+    "leaver": {"pupil": "Leavers", "staff": "Staff leavers", "preadmission": "No longer pre-admissions"},
+}
+_BLURBS = {
+    "new": "Created in ParentPay.",
+    "convert": "Their pre-admission account becomes a full pupil account and keeps the parent's login.",
+    "restore": "Archived in ParentPay earlier and current in Bromcom again, so restored.",
+    "leaver": "No longer current in Bromcom, so archived in ParentPay: the account keeps its balance "
+              "and history, and parents no longer see it.",
+    "staff leaver": "No longer current in Bromcom, so archived in ParentPay: the account keeps its "
+                    "balance and history and is no longer active.",
+}
+_PAYER = ("Born", "Payer email", "Payer mobile", "Free meals", "Dietary needs")
+_COLUMNS = {"pupil": ("ID", "Name", "Class", *_PAYER), "preadmission": ("ID", "Name", "Year", "Starts", *_PAYER),
+            "staff": ("ID", "Name", "Email", "Mobile")}
+_LEAVER_COLUMNS = {"pupil": ("ID", "Name", "Class"), "preadmission": ("ID", "Name", "Year"), "staff": ("ID", "Name")}
+# fmt: on
+
+
+@dataclass
+class Person:
+    """One person in a list event, with each changed field as (label, before, after)."""
+
+    mis_id: str
+    name: str
+    where: str  # their class (or year), "" when the section heading says it all
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    """One kind of school event in a section: a table (starters, leavers) or a list of people."""
+
+    kind: str
+    title: str
+    blurb: str = ""
+    columns: tuple[str, ...] = ()
+    rows: list[list[str]] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + len(self.people)
+
+
+@dataclass
+class Section:
+    """A year group of pupils, or all staff, or all pre-admissions."""
+
+    title: str
+    events: list[Event]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.events)
+
+
+@dataclass
+class CheckView:
+    name: str
+    severity: str
+    heading: str  # "Held back: 1 pupil" / "Warning: 3 pupils"
+    message: str
+    details: list[str]
+    records: list[str]  # "1007 Ava Patel (year 1, 1L)", or "1007" when the name is not known
+    remediation: str
+
+
+@dataclass
+class Report:
+    """The plan as the reviewer reads it. Prose fields mark code with `backticks`, nothing else."""
+
+    school: str
+    urn: int
+    site_id: Any
+    date: str
+    summary: str
+    baseline_note: str
+    blocked_reason: str | None
+    totals: list[tuple[str, list[int]]]  # (type title, counts in totals_head order)
+    sections: list[Section]
+    checks: list[CheckView]
+    left_out: list[str]
+    footer: list[str]
+    show_sensitive: bool
+    totals_head: tuple[str, ...] = _OP_HEADS
+
+
+def _shown(name: str, value: Any, show: bool, empty: str = BLANK) -> str:
+    if name in SENSITIVE_FIELDS and not show:
+        return MASK
+    if value is None or value == "":
+        return empty
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return " ".join(str(value).split())
+
+
+def _joined(f: Mapping[str, Any], names: tuple[str, ...]) -> str:
+    return " ".join(str(f[n]) for n in names if f.get(n))
+
+
+def _name(f: Mapping[str, Any], legal_too: bool = False) -> str:
+    shown = _joined(f, ("forename", "surname"))
+    legal = _joined(f, ("legal_forename", "legal_surname"))
+    return f"{shown} (legal name {legal})" if legal_too and legal and legal != shown else shown
+
+
+def _section(rtype: str, year: Any) -> tuple[tuple[int, int, str], str]:
+    """(sort key, title): pupils by year group N1, N2, R, 1..14, odd codes; staff; pre-admissions."""
+    if rtype != "pupil":
+        return (2 if rtype == "staff" else 3, 0, rtype), TYPE_TITLES.get(rtype, rtype)
+    code = "" if year is None else str(year)
+    if code in PARENTPAY_YEAR_CODES:
+        title = {"N1": "Nursery N1", "N2": "Nursery N2", "R": "Reception"}.get(code, f"Year {code}")
+        return (0, PARENTPAY_YEAR_CODES.index(code), code), title
+    if not code:
+        return (1, 1, ""), "No year group"
+    return (1, 0, code), f"Year group \u201c{code}\u201d (not a ParentPay code)"
+
+
+def _row(rtype: str, mis_id: str, f: Mapping[str, Any], show: bool) -> list[str]:
+    """A new starter's (or converted pre-admission's) row, in the _COLUMNS of its type."""
+    if rtype == "staff":
+        name = _joined(f, ("title", "forename", "surname"))
+        return [mis_id, name, *(_shown(n, f.get(n), show, "—") for n in ("email", "mobile"))]
+    where = ("reg_group",) if rtype == "pupil" else ("year_code", "admission_date")
+    cells = [_shown(n, f.get(n), show, "—") for n in (*where, "dob", "payer_email", "payer_mobile")]
+    fsm = "no" if not f.get("fsm") else " ".join(
+        ["yes", *([f"from {f['fsm_start']}"] if f.get("fsm_start") else []),
+         *([f"until {f['fsm_end']}"] if f.get("fsm_end") else [])]
+    )  # fmt: skip
+    return [
+        mis_id,
+        _name(f, legal_too=True),
+        *cells,
+        fsm if show else MASK,
+        _shown("dietary", f.get("dietary"), show),
+    ]
+
+
+def _update_kind(after: Mapping[str, Any], show: bool) -> str:
+    for kind, names in _UPDATE_KINDS.items():
+        if not any(n in after for n in names):
+            continue
+        if kind != "fsm" or not show:
+            return kind
+        if "fsm" not in after:
+            return "fsm_dates"
+        return "fsm_start" if after["fsm"] else "fsm_end"
+    return "other"
+
+
+def _field_changes(
+    kind: str, rtype: str, after: Mapping[str, Any], before: Mapping[str, Any], show: bool
+) -> list[tuple[str, str, str]]:
+    """(label, before, after) per field: the event's own fields first, then in record order."""
+    own = _UPDATE_KINDS.get("fsm" if kind.startswith("fsm") else kind, ())
+    order = RECORD_FIELDS.get(rtype, ())
+    names = sorted(after, key=lambda n: (n not in own, order.index(n) if n in order else 99, n))
+    out = []
+    for n in names:
+        if n in _FSM and not show:
+            # Masked, one line for all three: which of them changed would hint at the status.
+            if n == next(m for m in names if m in _FSM):
+                out.append(("free-meal details", MASK, MASK))
+            continue
+        out.append((LABELS.get(n, n), _shown(n, before.get(n), show), _shown(n, after[n], show)))
+    return out
+
+
+def _item(
+    change: Mapping[str, Any], fields: Mapping[str, Any], restored: bool, show: bool
+) -> tuple[str, list[str] | Person]:
+    """The change's event kind, and its table row or its Person."""
+    op, rtype, mis_id = change["op"], change["type"], change["mis_id"]
+    if op in ("create", "convert"):
+        return ("new" if op == "create" else "convert"), _row(rtype, mis_id, fields, show)
+    name = _name(fields) or "(name not known)"
+    if op == "archive":
+        last = {"pupil": ["reg_group"], "preadmission": ["year_code"]}.get(rtype, [])
+        return "leaver", [mis_id, name, *(_shown(n, fields.get(n), show, "—") for n in last)]
+    after, before = change["fields"], change.get("before") or {}
+    kind = "restore" if restored else _update_kind(after, show)
+    where = str(fields.get("reg_group") or "") if rtype == "pupil" else ""
+    if rtype == "preadmission" and fields.get("year_code"):
+        where = f"year {fields['year_code']}"
+    return kind, Person(mis_id, name, where, _field_changes(kind, rtype, after, before, show))
+
+
+def _sections(plan: Plan, people: Mapping[str, Record], show: bool) -> list[Section]:
+    by_id: dict[str, list[Mapping[str, Any]]] = {}
+    for change in plan.data["changes"]:
+        by_id.setdefault(change["mis_id"], []).append(change)
+    grouped: dict[tuple[int, int, str], tuple[str, dict[tuple[str, str], Event]]] = {}
+    for mis_id, changes in by_id.items():
+        restored = any(c["op"] == "restore" for c in changes)
+        # A restore and the update or convert that follows it are one returner, told once.
+        for change in [c for c in changes if c["op"] != "restore"] or changes:
+            rtype, whole = change["type"], change["op"] in ("create", "convert")
+            # Today's record (or for a leaver the last one ParentPay acknowledged), and what changed.
+            known = {} if whole else people.get(mis_id, {}).get("fields", {})
+            fields = {**known, **change["fields"]}
+            kind, item = _item(change, fields, restored, show)
+            key, title = _section(rtype, fields.get("year_code"))
+            events = grouped.setdefault(key, (title, {}))[1]
+            if (kind, rtype) not in events:
+                cols = (
+                    _COLUMNS[rtype] if whole else _LEAVER_COLUMNS[rtype] if kind == "leaver" else ()
+                )
+                events[kind, rtype] = Event(
+                    kind,
+                    _title(kind, rtype),
+                    _BLURBS.get(f"{rtype} {kind}", _BLURBS.get(kind, "")),
+                    cols,
+                )
+            if isinstance(item, Person):
+                events[kind, rtype].people.append(item)
+            else:
+                events[kind, rtype].rows.append(item)
+    sections = []
+    for key in sorted(grouped):
+        title, events = grouped[key]
+        ordered = sorted(events.values(), key=lambda e: EVENT_ORDER.index(e.kind))
+        for event in ordered:
+            event.rows.sort(key=lambda r: natural_key(r[0]))
+            event.people.sort(key=lambda p: natural_key(p.mis_id))
+        sections.append(Section(title, ordered))
+    return sections
+
+
+def _title(kind: str, rtype: str) -> str:
+    title = _TITLES[kind]
+    return title if isinstance(title, str) else title.get(rtype, title["pupil"])
+
+
+def _label(mis_id: str, f: Mapping[str, Any]) -> str:
+    """'1007 Ava Patel (year 1, 1L)', or just '1007' when nothing is known of the record."""
+    where = [f"year {f['year_code']}"] if f.get("year_code") else []
+    where += [str(f["reg_group"])] if f.get("reg_group") else []
+    return " ".join(p for p in (mis_id, _name(f), f"({', '.join(where)})" if where else "") if p)
+
+
+def _checks(plan: Plan, people: Mapping[str, Record]) -> list[CheckView]:
+    views = []
+    # Errors first: they decide what is held back; warnings only inform.
+    for c in sorted(plan.data["checks"], key=lambda c: c["severity"] != "error"):
+        n = len(c["records"])
+        noun = _NOUNS.get(c["type"], ("record", "records"))[n != 1]
+        views.append(CheckView(
+            name=c["name"], severity=c["severity"],
+            heading=f"{'Held back' if c['severity'] == 'error' else 'Warning'}: {n} {noun}",
+            message=" ".join(c["message"].split()), details=list(c.get("details") or []),
+            records=[_label(m, people.get(m, {}).get("fields", {})) for m in c["records"]],
+            remediation=" ".join(c["remediation"].split()),
+        ))  # fmt: skip
+    return views
+
+
+def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]:
+    """The baseline note, what was left out, and the footer, the same in every layout."""
+    baseline = (
+        f"changes since upload `{d['baseline']}`, the last one ParentPay acknowledged"
+        if d["baseline"]
+        else "first upload: ParentPay has acknowledged nothing from bromsync yet"
+    )
+    left_out = [
+        f"{n} {_NOUNS[t][0] if t != 'staff' else t} row{'s' * (n != 1)} left out by the mapping's rule `{rule}`"
+        for t, rules in d.get("left_out", {}).items()
+        for rule, n in rules.items()
+        if n
+    ]
+    if n := d["excluded"]["no_consent"]:
+        left_out.append(f"{n} people left out for want of data processing consent")
+    footer = [
+        "This report shows dietary needs and free-meal details: keep it confidential."
+        if show
+        else f"Dietary needs and free-meal details are shown as {MASK}; make the plan with "
+        "`--show-sensitive` to see them.",
+        "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
+        if d["blocked"]
+        else f"To push exactly this plan to ParentPay: `bromsync apply {d['school']['urn']}.plan.json` "
+        "(the plan file beside this report). It is refused if the file was edited or ParentPay has "
+        "acknowledged another upload since.",
+    ]
+    return baseline, left_out, footer
+
+
+def _capital(text: str) -> str:
+    # Guard reasons are phrased to follow "blocked: "; standing alone they start a sentence.
+    return text[:1].upper() + text[1:]
+
+
+def _date(iso: str) -> str:
+    try:
+        day = dt.date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def build_report(
+    plan: Plan, *, people: Mapping[str, Record], show_sensitive: bool = False
+) -> Report:
+    """What the reviewer is shown, formatted and masked, ready for any layout."""
+    d = plan.data
+    summary = d["summary"]
+    totals = [
+        (TYPE_TITLES[t], [c[op] for op in (*OPS, "unchanged")])
+        for t, c in summary.items()
+        if any(c.values())
+    ]
+    baseline, left_out, footer = _prose(d, show_sensitive)
+    blocked = _capital(d["blocked_reason"] or "no reason was recorded") if d["blocked"] else None
+    return Report(
+        d["school"]["name"], d["school"]["urn"], d.get("site_id"), _date(d.get("today", "")),
+        _capital(summary_line(summary)), baseline, blocked, totals,
+        _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
+    )  # fmt: skip

@@ -1,0 +1,430 @@
+"""Stage: each school's DuckDB state file, the memory of every run.
+
+One file per school, `<state_dir>/<urn>.duckdb`, holding:
+- `runs`: one row per plan/apply/run, with its outcome;
+- `raw_<entity>`: the rows of each entity as last fetched, typed from Bromcom's schema;
+- `records`: the mapped ParentPay records of every run (held ones flagged);
+- `check_results`: what the checks of every run flagged (append-only history);
+- `uploaded`: the last acknowledged state of each record in ParentPay (the diff's baseline);
+- `uploads` and `upload_results`: every acknowledged batch and each operation's answer;
+- `bromsync_meta` and the stable views analysts query (engine/state/views.py).
+All loads are bulk (an Arrow table registered and inserted with one statement); nothing is
+inserted row by row. `docs/state.md` documents the tables and views for analysts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+import pyarrow as pa
+
+from engine.errors import BromsyncError, StateError
+from engine.records import Record
+from engine.sources import Table
+from engine.state.views import ensure_schema
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR, urn INTEGER, school VARCHAR, command VARCHAR, today DATE,
+    started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, baseline VARCHAR,
+    plan_digest VARCHAR, summary JSON, message VARCHAR);
+CREATE TABLE IF NOT EXISTS fetches (
+    run_id VARCHAR, entity VARCHAR, row_count INTEGER, seconds DOUBLE);
+CREATE TABLE IF NOT EXISTS records (
+    run_id VARCHAR, type VARCHAR, mis_id VARCHAR, fields JSON, held BOOLEAN);
+CREATE TABLE IF NOT EXISTS check_results (
+    run_id VARCHAR, name VARCHAR, severity VARCHAR, type VARCHAR, mis_id VARCHAR,
+    message VARCHAR, remediation VARCHAR);
+CREATE TABLE IF NOT EXISTS uploaded (
+    mis_id VARCHAR, type VARCHAR, status VARCHAR, fields JSON, upload_id VARCHAR,
+    acknowledged_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS uploads (
+    seq INTEGER, upload_id VARCHAR, run_id VARCHAR, plan_digest VARCHAR, batch INTEGER,
+    idempotency_key VARCHAR, acknowledged_at TIMESTAMP, applied INTEGER, rejected INTEGER);
+CREATE TABLE IF NOT EXISTS match_holds (
+    mis_id VARCHAR, type VARCHAR, reason VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS upload_results (
+    upload_id VARCHAR, idx INTEGER, op VARCHAR, type VARCHAR, mis_id VARCHAR,
+    status VARCHAR, code VARCHAR, message VARCHAR, operation JSON);
+"""
+
+_ARROW_TYPES = {
+    "int": pa.int64(),
+    "long": pa.int64(),
+    "short": pa.int64(),
+    "boolean": pa.bool_(),
+    "dateTime": pa.timestamp("us"),
+    "date": pa.date32(),
+    "decimal": pa.float64(),
+    "double": pa.float64(),
+    "float": pa.float64(),
+}
+
+
+def state_path(state_dir: Path, urn: int) -> Path:
+    return state_dir / f"{urn}.duckdb"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _open_failure(path: Path, exc: Exception) -> str:
+    """Why a state file could not be opened, without DuckDB's advice for its own CLI."""
+    text = str(exc)
+    holder = re.search(r"\(PID (\d+)\)", text)
+    if "lock" in text.lower():
+        who = f" (process {holder.group(1)})" if holder else ""
+        return (
+            f"cannot open the state file {path}: another program{who} has it open. If it is "
+            "another bromsync for this school, or an analyst's query (bromsync sql, the duckdb "
+            "CLI), wait for it to finish and run again."
+        )
+    return f"cannot open the state file {path}: {text.splitlines()[0]}"
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time: 20261128T105700Z-ab12cd."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+@dataclass
+class RunLog:
+    """What a run reports about itself when it ends (see State.run)."""
+
+    run_id: str
+    status: str = "ok"  # ok, incomplete or failed
+    baseline: str | None = None
+    plan_digest: str | None = None
+    summary: Any = None
+    message: str | None = None
+
+
+class State:
+    """The DuckDB state of one school, opened for writing."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        try:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except (duckdb.Error, OSError) as exc:
+            raise StateError(_open_failure(path, exc)) from exc
+        if read_only:
+            return
+        try:
+            self.con.execute(_SCHEMA)
+            ensure_schema(self.con, path)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise StateError(f"cannot prepare the state file {path}: {exc}") from exc
+        except BaseException:
+            self.con.close()
+            raise
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _insert(self, table: str, data: pa.Table, select: str = "*") -> None:
+        self.con.register("_batch", data)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    # runs -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def run(self, *, urn: int, school: str, command: str, today: dt.date) -> Iterator[RunLog]:
+        """Record one run in `runs`: started now, finished however the block ends.
+
+        The block fills in the returned RunLog (status, baseline, message...); an expected
+        error is recorded as `failed` and anything else as `crashed`, and both propagate.
+        """
+        log = RunLog(new_run_id())
+        self.start_run(log.run_id, urn=urn, school=school, command=command, today=today)
+        try:
+            yield log
+        except BromsyncError as exc:
+            self.finish_run(log.run_id, status="failed", message=str(exc))
+            raise
+        except BaseException as exc:
+            self.finish_run(log.run_id, status="crashed", message=repr(exc))
+            raise
+        self.finish_run(
+            log.run_id,
+            status=log.status,
+            baseline=log.baseline,
+            plan_digest=log.plan_digest,
+            summary=log.summary,
+            message=log.message,
+        )
+
+    def start_run(
+        self, run_id: str, *, urn: int, school: str, command: str, today: dt.date
+    ) -> None:
+        self.con.execute(
+            "INSERT INTO runs (run_id, urn, school, command, today, started_at, status) "
+            "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
+            [run_id, urn, school, command, today],
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        baseline: str | None = None,
+        plan_digest: str | None = None,
+        summary: Any = None,
+        message: str | None = None,
+    ) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = now()::TIMESTAMP, status = ?, baseline = ?, "
+            "plan_digest = ?, summary = ?::JSON, message = ? WHERE run_id = ?",
+            [
+                status,
+                baseline,
+                plan_digest,
+                None if summary is None else _json(summary),
+                message,
+                run_id,
+            ],
+        )
+
+    # raw rows ---------------------------------------------------------------------------------
+
+    def save_raw(self, run_id: str, table: Table, seconds: float) -> None:
+        """Replace `raw_<entity>` with this fetch, typed from Bromcom's schema."""
+        fields = [pa.field("run_id", pa.string())]
+        fields += [
+            pa.field(name, _ARROW_TYPES.get(kind, pa.string()))
+            for name, kind in table.columns.items()
+        ]
+        schema = pa.schema(fields)
+        columns: dict[str, list[Any]] = {name: [] for name in table.columns}
+        for row in table.rows:
+            for name, values in columns.items():
+                values.append(row.get(name))
+        arrays = [pa.array([run_id] * len(table.rows), pa.string())]
+        for f in fields[1:]:
+            values = columns[f.name]
+            if f.type == pa.string():
+                values = [None if v is None else str(v) for v in values]
+            arrays.append(pa.array(values, f.type))
+        data = pa.Table.from_arrays(arrays, schema=schema)
+        name = "raw_" + "".join(ch for ch in table.entity.lower() if ch.isalnum() or ch == "_")
+        self.con.register("_batch", data)
+        try:
+            self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _batch')
+        finally:
+            self.con.unregister("_batch")
+        self._insert(
+            "fetches",
+            pa.table(
+                {
+                    "run_id": [run_id],
+                    "entity": [table.entity],
+                    "row_count": [len(table.rows)],
+                    "seconds": [seconds],
+                }
+            ),
+        )
+
+    # mapped records and checks ----------------------------------------------------------------
+
+    def save_records(self, run_id: str, records: Sequence[Record]) -> None:
+        """The mapped records of a run; mark_held flags those checks then hold back."""
+        data = pa.table(
+            {
+                "run_id": [run_id] * len(records),
+                "type": [r["type"] for r in records],
+                "mis_id": [r["mis_id"] for r in records],
+                "fields": [_json(r["fields"]) for r in records],
+                "held": [False] * len(records),
+            }
+        )
+        self._insert("records", data, "run_id, type, mis_id, fields::JSON, held")
+
+    def mark_held(self, run_id: str, mis_ids: Iterable[str]) -> None:
+        """Flag the records of `run_id` that checks held back."""
+        ids = pa.table({"mis_id": pa.array(sorted(mis_ids), pa.string())})
+        self.con.register("_held", ids)
+        try:
+            self.con.execute(
+                "UPDATE records SET held = true WHERE run_id = ? AND mis_id IN (SELECT mis_id FROM _held)",
+                [run_id],
+            )
+        finally:
+            self.con.unregister("_held")
+
+    def save_checks(self, run_id: str, hits: Sequence[Any]) -> None:
+        # A check about the whole school (nobody consented) flags no record: keep it as one
+        # row with no mis_id, or the history would forget it ever fired.
+        rows = [(hit, mis_id) for hit in hits for mis_id in (hit.records or [None])]
+        data = pa.table(
+            {
+                "run_id": [run_id] * len(rows),
+                "name": [h.name for h, _ in rows],
+                "severity": [h.severity for h, _ in rows],
+                "type": [h.type for h, _ in rows],
+                "mis_id": [m for _, m in rows],
+                "message": [h.message for h, _ in rows],
+                "remediation": [h.remediation for h, _ in rows],
+            },
+            schema=pa.schema(
+                [
+                    (n, pa.string())
+                    for n in (
+                        "run_id",
+                        "name",
+                        "severity",
+                        "type",
+                        "mis_id",
+                        "message",
+                        "remediation",
+                    )
+                ]
+            ),
+        )
+        self._insert("check_results", data)
+
+    # the baseline: what ParentPay acknowledged ------------------------------------------------
+
+    def baseline_id(self) -> str | None:
+        row = self.con.execute("SELECT upload_id FROM uploads ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def applied_at(self, plan_digest: str) -> str | None:
+        """When the plan with this digest was first acknowledged, or None if it never was."""
+        row = self.con.execute(
+            "SELECT strftime(min(acknowledged_at), '%Y-%m-%d %H:%M') FROM uploads WHERE plan_digest = ?",
+            [plan_digest],
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def uploaded(self) -> dict[str, Record]:
+        """The last acknowledged state of every record: mis_id -> {mis_id, type, status, fields}."""
+        rows = self.con.execute("SELECT mis_id, type, status, fields FROM uploaded").fetchall()
+        return {
+            m: {"mis_id": m, "type": t, "status": s, "fields": json.loads(f)} for m, t, s, f in rows
+        }
+
+    def rejections(self) -> dict[str, dict[str, Any]]:
+        """The operation ParentPay rejected last for each record whose latest answer was a rejection.
+
+        mis_id -> {"operation": the op as sent, "code", "message"}: the same operation would be
+        refused again, so the planner does not send it until the data changes.
+        """
+        rows = self.con.execute(
+            "SELECT mis_id, operation, code, message FROM ("
+            "  SELECT r.*, row_number() OVER (PARTITION BY r.mis_id ORDER BY u.seq DESC, r.idx DESC) AS n"
+            "  FROM upload_results r JOIN uploads u USING (upload_id)"
+            ") WHERE n = 1 AND status = 'rejected' AND operation IS NOT NULL"
+        ).fetchall()
+        return {m: {"operation": json.loads(o), "code": c, "message": t} for m, o, c, t in rows}
+
+    def set_match_holds(self, run_id: str, holds: Sequence[tuple[str, str, str]]) -> None:
+        """Replace the records `bromsync match` says must wait: (mis_id, type, reason) each."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM match_holds")
+            if holds:
+                self._insert(
+                    "match_holds",
+                    pa.table(
+                        {
+                            "mis_id": [h[0] for h in holds],
+                            "type": [h[1] for h in holds],
+                            "reason": [h[2] for h in holds],
+                            "run_id": [run_id] * len(holds),
+                        }
+                    ),
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def match_holds(self) -> dict[str, str]:
+        """mis_id -> why the last `bromsync match` says the record must wait for a decision."""
+        rows = self.con.execute("SELECT mis_id, reason FROM match_holds").fetchall()
+        return {m: r for m, r in rows}
+
+    def acknowledge(
+        self,
+        *,
+        run_id: str,
+        plan_digest: str,
+        batch: int,
+        key: str,
+        upload_id: str,
+        results: Sequence[dict[str, Any]],
+        new_states: Sequence[Record],
+    ) -> None:
+        """Record one acknowledged batch and the new state of each record it applied, atomically."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            seq = self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM uploads").fetchone()[0]  # type: ignore[index]
+            applied = sum(1 for r in results if r["status"] == "applied")
+            self.con.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
+                [seq, upload_id, run_id, plan_digest, batch, key, applied, len(results) - applied],
+            )
+            self._insert(
+                "upload_results",
+                pa.table(
+                    {
+                        "upload_id": [upload_id] * len(results),
+                        "idx": pa.array([r["index"] for r in results], pa.int32()),
+                        "op": [r.get("op") for r in results],
+                        "type": [r.get("type") for r in results],
+                        "mis_id": [r["mis_id"] for r in results],
+                        "status": [r["status"] for r in results],
+                        "code": pa.array([r.get("code") for r in results], pa.string()),
+                        "message": pa.array([r.get("message") for r in results], pa.string()),
+                        "operation": pa.array(
+                            [_json(r.get("operation")) for r in results], pa.string()
+                        ),
+                    }
+                ),
+                "upload_id, idx, op, type, mis_id, status, code, message, operation::JSON",
+            )
+            if new_states:
+                ids = pa.table({"mis_id": [s["mis_id"] for s in new_states]})
+                self.con.register("_ids", ids)
+                self.con.execute("DELETE FROM uploaded WHERE mis_id IN (SELECT mis_id FROM _ids)")
+                self.con.unregister("_ids")
+                self._insert(
+                    "uploaded",
+                    pa.table(
+                        {
+                            "mis_id": [s["mis_id"] for s in new_states],
+                            "type": [s["type"] for s in new_states],
+                            "status": [s["status"] for s in new_states],
+                            "fields": [_json(s["fields"]) for s in new_states],
+                            "upload_id": [upload_id] * len(new_states),
+                        }
+                    ),
+                    "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise

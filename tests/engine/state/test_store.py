@@ -1,0 +1,331 @@
+"""engine/state/store.py on a real DuckDB file: typing of raw rows, the acknowledged baseline, read-only queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.checks.run import CheckHit
+from engine.errors import StateError
+from engine.records import Record
+from engine.sources import Table
+from engine.state.store import State, state_path
+from engine.state.views import query_state
+
+URN = 100001
+TODAY = dt.date(2026, 11, 28)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[State]:
+    s = State(state_path(tmp_path, URN))
+    yield s
+    s.close()
+
+
+def _person(mis_id: str, status: str = "active", **fields: Any) -> Record:
+    return {"mis_id": mis_id, "type": "pupil", "status": status, "fields": fields}
+
+
+def _ack(state: State, upload_id: str, new_states: list[Record], *, batch: int = 0) -> None:
+    results = [
+        {"index": i, "op": "create", "type": s["type"], "mis_id": s["mis_id"], "status": "applied"}
+        for i, s in enumerate(new_states)
+    ]
+    state.acknowledge(
+        run_id="r1",
+        plan_digest="d" * 64,
+        batch=batch,
+        key=f"k-{batch}",
+        upload_id=upload_id,
+        results=results,
+        new_states=new_states,
+    )
+
+
+def test_save_raw_types_columns_from_bromcoms_schema(state: State) -> None:
+    columns = {
+        "StudentId": "int",
+        "IsActive": "boolean",
+        "DateOfBirth": "dateTime",
+        "EntryDate": "date",
+        "Name": "string",
+        "Fee": "decimal",
+    }
+    rows = [
+        # 00:30 on the night the clocks go forward: kept as written, never shifted by a UTC offset.
+        {
+            "StudentId": 7,
+            "IsActive": True,
+            "DateOfBirth": dt.datetime(2015, 3, 29, 0, 30),
+            "EntryDate": dt.date(2019, 9, 4),
+            "Name": "Zoë",
+            "Fee": 12.5,
+        },
+        {
+            "StudentId": None,
+            "IsActive": None,
+            "DateOfBirth": None,
+            "EntryDate": None,
+            "Name": None,
+            "Fee": None,
+        },
+        {
+            "StudentId": 8,
+            "IsActive": False,
+            "Name": 42,
+        },  # absent columns are NULL; a number in a string column is text
+    ]
+    state.save_raw("r1", Table("Students", columns, rows), 0.25)
+
+    types = dict(
+        state.con.execute("SELECT column_name, column_type FROM (DESCRIBE raw_students)").fetchall()
+    )
+    assert types == {
+        "run_id": "VARCHAR",
+        "StudentId": "BIGINT",
+        "IsActive": "BOOLEAN",
+        "DateOfBirth": "TIMESTAMP",
+        "EntryDate": "DATE",
+        "Name": "VARCHAR",
+        "Fee": "DOUBLE",
+    }
+    got = state.con.execute("SELECT * FROM raw_students").fetchall()
+    assert got == [
+        ("r1", 7, True, dt.datetime(2015, 3, 29, 0, 30), dt.date(2019, 9, 4), "Zoë", 12.5),
+        ("r1", None, None, None, None, None, None),
+        ("r1", 8, False, None, None, "42", None),
+    ]
+    assert state.con.execute(
+        "SELECT DateOfBirth::DATE FROM raw_students WHERE StudentId = 7"
+    ).fetchone() == (dt.date(2015, 3, 29),)
+
+
+def test_save_raw_replaces_the_table_and_logs_every_fetch(state: State) -> None:
+    table = Table("Student-Contacts", {"Id": "int"}, [{"Id": 1}, {"Id": 2}])
+    state.save_raw("r1", table, 1.0)
+    state.save_raw("r2", Table("Student-Contacts", {"Id": "int"}, [{"Id": 3}]), 2.0)
+
+    assert state.con.execute("SELECT run_id, Id FROM raw_studentcontacts").fetchall() == [("r2", 3)]
+    assert state.con.execute("SELECT * FROM fetches ORDER BY run_id").fetchall() == [
+        ("r1", "Student-Contacts", 2, 1.0),
+        ("r2", "Student-Contacts", 1, 2.0),
+    ]
+
+
+def test_save_raw_of_an_empty_entity_keeps_its_typed_columns(state: State) -> None:
+    state.save_raw("r1", Table("Staff", {"StaffId": "int", "Surname": "string"}, []), 0.0)
+    assert state.con.execute("SELECT column_type FROM (DESCRIBE raw_staff)").fetchall() == [
+        ("VARCHAR",),
+        ("BIGINT",),
+        ("VARCHAR",),
+    ]
+    assert state.con.execute("SELECT count(*) FROM raw_staff").fetchone() == (0,)
+
+
+def test_uploaded_round_trips_what_was_acknowledged(state: State) -> None:
+    first = _person(
+        "1001",
+        forename="Zoë",
+        surname="Ó'Brien",
+        fsm=True,
+        dietary=["Halal", "Nut free"],
+        fsm_end=None,
+    )
+    second = {
+        "mis_id": "S1",
+        "type": "staff",
+        "status": "active",
+        "fields": {"title": "Dr", "mobile": "07700900123"},
+    }
+    _ack(state, "u1", [first, second])
+    assert state.uploaded() == {"1001": first, "S1": second}
+
+    archived = _person(
+        "1001",
+        "archived",
+        forename="Zoë",
+        surname="O'Brien",
+        fsm=False,
+        dietary=[],
+        fsm_end="2026-07-22",
+    )
+    _ack(state, "u2", [archived], batch=1)
+    assert state.uploaded() == {"1001": archived, "S1": second}
+    assert state.con.execute(
+        "SELECT mis_id, upload_id FROM uploaded ORDER BY mis_id"
+    ).fetchall() == [
+        ("1001", "u2"),
+        ("S1", "u1"),
+    ]
+
+
+def test_baseline_id_is_the_last_acknowledged_upload_not_the_largest_id(state: State) -> None:
+    assert state.baseline_id() is None
+    for batch, upload_id in enumerate(["u-9", "u-10", "u-2"]):
+        _ack(state, upload_id, [_person(f"10{batch}")], batch=batch)
+        assert state.baseline_id() == upload_id
+    assert state.con.execute("SELECT seq, upload_id FROM uploads ORDER BY seq").fetchall() == [
+        (1, "u-9"),
+        (2, "u-10"),
+        (3, "u-2"),
+    ]
+
+
+def test_acknowledge_is_all_or_nothing(state: State) -> None:
+    _ack(state, "u1", [_person("1001", surname="Smyth"), _person("1002", surname="Jones")])
+    before = state.uploaded()
+
+    broken = {
+        "mis_id": "1002",
+        "type": "pupil",
+        "fields": {"surname": "Smith"},
+    }  # no status: fails mid-way
+    with pytest.raises(KeyError):
+        _ack(state, "u2", [_person("1001", surname="Smith"), broken], batch=1)
+
+    # The delete of 1001/1002's old state and the u2 rows went with the failure.
+    assert state.uploaded() == before
+    assert state.baseline_id() == "u1"
+    assert state.con.execute(
+        "SELECT count(*) FROM upload_results WHERE upload_id = 'u2'"
+    ).fetchone() == (0,)
+    # ... and the state is still usable afterwards.
+    _ack(state, "u3", [_person("1001", surname="Smith")], batch=2)
+    assert state.uploaded()["1001"]["fields"] == {"surname": "Smith"}
+    assert state.baseline_id() == "u3"
+
+
+def test_acknowledge_records_every_answer_and_counts(state: State) -> None:
+    state.acknowledge(
+        run_id="r1",
+        plan_digest="abc",
+        batch=0,
+        key="k-0",
+        upload_id="u1",
+        results=[
+            {"index": 0, "op": "create", "type": "pupil", "mis_id": "1001", "status": "applied"},
+            {
+                "index": 1,
+                "op": "create",
+                "type": "staff",
+                "mis_id": "S1",
+                "status": "rejected",
+                "code": "invalid",
+                "message": "email is not an email address",
+            },
+        ],
+        new_states=[_person("1001", surname="Smith")],
+    )
+    assert state.con.execute(
+        "SELECT seq, run_id, plan_digest, batch, idempotency_key, applied, rejected FROM uploads"
+    ).fetchall() == [
+        (1, "r1", "abc", 0, "k-0", 1, 1),
+    ]
+    assert state.con.execute(
+        "SELECT idx, op, type, mis_id, status, code, message FROM upload_results ORDER BY idx"
+    ).fetchall() == [
+        (0, "create", "pupil", "1001", "applied", None, None),
+        (1, "create", "staff", "S1", "rejected", "invalid", "email is not an email address"),
+    ]
+    assert list(state.uploaded()) == ["1001"]
+
+
+def test_runs_are_started_and_finished_with_their_summary(state: State) -> None:
+    state.start_run("r1", urn=URN, school="Oakfield", command="plan", today=TODAY)
+    assert state.con.execute("SELECT status, finished_at FROM runs").fetchone() == ("running", None)
+    state.start_run("r0", urn=URN, school="Oakfield", command="plan", today=TODAY)
+    state.finish_run("r0", status="failed", message="Bromcom refused the password")
+    # A run with no plan has no summary: SQL NULL, not the JSON text 'null'.
+    assert state.con.execute("SELECT summary IS NULL FROM runs WHERE run_id = 'r0'").fetchone() == (
+        True,
+    )
+    summary = {"pupil": {"create": 2, "update": 0}}
+    state.finish_run(
+        "r1",
+        status="incomplete",
+        baseline="u1",
+        plan_digest="abc",
+        summary=summary,
+        message="2 to create",
+    )
+    row = state.con.execute(
+        "SELECT urn, school, command, today, status, baseline, plan_digest, summary->'pupil'->>'create', message, "
+        "finished_at >= started_at FROM runs WHERE run_id = 'r1'"
+    ).fetchone()
+    assert row == (
+        URN,
+        "Oakfield",
+        "plan",
+        TODAY,
+        "incomplete",
+        "u1",
+        "abc",
+        "2",
+        "2 to create",
+        True,
+    )
+
+
+def test_a_school_wide_check_is_kept_in_the_history(state: State) -> None:
+    hits = [
+        CheckHit(
+            "year_code_not_parentpay",
+            "error",
+            "pupil",
+            ["1001", "1002"],
+            "not a ParentPay year",
+            "recode it",
+        ),
+        CheckHit(
+            "nobody_consented", "warning", "pupil", [], "nobody has consented", "check consent"
+        ),
+    ]
+    state.save_checks("r1", hits)
+    assert state.con.execute(
+        "SELECT name, severity, mis_id FROM check_results ORDER BY name, mis_id"
+    ).fetchall() == [
+        ("nobody_consented", "warning", None),
+        ("year_code_not_parentpay", "error", "1001"),
+        ("year_code_not_parentpay", "error", "1002"),
+    ]
+
+
+def test_query_state_reads_and_refuses_to_write(tmp_path: Path) -> None:
+    with State(state_path(tmp_path, URN)) as s:
+        s.start_run("r1", urn=URN, school="Oakfield", command="plan", today=TODAY)
+
+    assert query_state(tmp_path, URN, "SELECT run_id, status FROM runs") == (
+        ["run_id", "status"],
+        [("r1", "running")],
+    )
+    for statement in (
+        "DELETE FROM runs",
+        "INSERT INTO runs (run_id) VALUES ('x')",
+        "CREATE TABLE notes (x INT)",
+    ):
+        with pytest.raises(
+            StateError, match=r"opens the state file .* read-only, so a query cannot change it"
+        ):
+            query_state(tmp_path, URN, statement)
+    assert query_state(tmp_path, URN, "SELECT count(*) FROM runs")[1] == [(1,)]
+
+
+def test_query_state_names_a_missing_school_and_a_bad_query(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match=r"no state for URN 100002 .* run `bromsync plan`"):
+        query_state(tmp_path, 100002, "SELECT 1")
+    State(state_path(tmp_path, URN)).close()
+    with pytest.raises(StateError, match=r"the query failed: .*pupils_on_roll"):
+        query_state(tmp_path, URN, "SELECT * FROM pupils_on_roll")
+
+
+def test_a_state_open_for_writing_in_this_process_cannot_be_opened_again(tmp_path: Path) -> None:
+    path = state_path(tmp_path, URN)
+    with State(path), pytest.raises(StateError, match="cannot open the state file"):
+        State(path, read_only=True).close()
+    # Once closed, it opens.
+    State(path, read_only=True).close()

@@ -1,0 +1,64 @@
+"""engine/transform/functions.py: the JMESPath functions the mappings may call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jmespath
+import pytest
+
+from engine.transform.functions import MappingFunctions
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def search(expression: str, data: Any, **settings: Any) -> Any:
+    functions = MappingFunctions(today=TODAY, settings=settings)
+    return jmespath.search(expression, data, options=jmespath.Options(custom_functions=functions))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, True),
+        ("2026-11-28T00:00:00", None, True),
+        ("2026-11-29T00:00:00", None, False),
+        (None, "2026-11-28T00:00:00", True),
+        (None, "2026-11-27T00:00:00", False),  # an FSM period that ended yesterday
+        ("2020-09-01T00:00:00", "2027-07-20T00:00:00", True),
+    ],
+)
+def test_current(start: str | None, end: str | None, expected: bool) -> None:
+    assert search("current(s, e)", {"s": start, "e": end}) is expected
+
+
+def test_date_keeps_the_day_as_written() -> None:
+    # 2 June 2016 written in BST: read as written, never shifted back to 1 June.
+    assert search("date(d)", {"d": "2016-06-02T00:00:00"}) == "2016-06-02"
+    assert search("date(d)", {"d": None}) is None
+
+
+def test_year_code_applies_aliases_only() -> None:
+    aliases = {"Year 1": "1", "Rec": "R"}
+    assert search("year_code(y)", {"y": "Year 1"}, year_code_aliases=aliases) == "1"
+    assert search("year_code(y)", {"y": "Yr 2"}, year_code_aliases=aliases) == "Yr 2"
+
+
+def test_icontains_ignores_case() -> None:
+    assert search('icontains(`["Nut Allergy"]`, c)', {"c": "nut allergy"}) is True
+    assert search('icontains(`["Nut Allergy"]`, c)', {"c": "Asthma"}) is False
+
+
+@pytest.mark.parametrize(
+    ("dob", "age"),
+    [("2021-09-01", 4), ("2022-08-31", 4), ("2021-08-31", 5), ("2022-09-01", 3)],
+)
+def test_age_on_31_august_is_the_cohort_age(dob: str, age: int) -> None:
+    # On 2026-11-28 the school year began on 2026-08-31: Reception children were 4 then.
+    assert search("age_on(d, '08-31')", {"d": dob}) == age
+
+
+def test_unknown_setting_names_the_known_ones() -> None:
+    with pytest.raises(jmespath.exceptions.JMESPathError, match="known: lawful_basis"):
+        search("setting('nope')", {}, lawful_basis="consent")

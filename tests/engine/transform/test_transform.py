@@ -1,0 +1,241 @@
+"""engine/transform/transform.py with the shipped mappings: Bromcom rows in, ParentPay records out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from engine.sources import Table
+from engine.transform.functions import MappingFunctions
+from engine.transform.mapping import load_mappings
+from engine.transform.transform import transform
+from tests.conftest import FIXTURE_SETTINGS
+
+TODAY = dt.date(2026, 11, 28)
+SETTINGS = FIXTURE_SETTINGS
+
+
+def d(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def student(sid: int, **over: Any) -> dict[str, Any]:
+    row = {
+        "StudentID": sid,
+        "PersonID": sid,
+        "UPN": f"A{sid:012d}",
+        "AdmissionNumber": f"{sid:06d}",
+        "FirstName": "Anna",
+        "LastName": "Smith",
+        "PreferredFirstName": None,
+        "PreferredLastName": None,
+        "DateOfBirth": d("2020-03-01T00:00:00"),
+        "Gender": "F",
+        "YearGroup": "1",
+        "TutorGroup": "1A",
+        "StartDate": d("2025-09-01T00:00:00"),
+        "EndDate": None,
+        "EnrolmentStatus": "C",
+        "DataProcessingConsent": True,
+    }
+    row.update(over)
+    return row
+
+
+def contact(sid: int, pid: int, priority: int, **over: Any) -> dict[str, Any]:
+    row = {
+        "StudentID": sid,
+        "ContactPersonID": pid,
+        "Priority": priority,
+        "ParentalResponsibility": True,
+        "CourtOrder": False,
+        "StartDate": None,
+        "EndDate": None,
+    }
+    row.update(over)
+    return row
+
+
+def tables(students: list[dict[str, Any]], **others: list[dict[str, Any]]) -> dict[str, Table]:
+    names = [
+        "StudentContacts",
+        "People",
+        "Emails",
+        "PersonCommunications",
+        "StudentMeals",
+        "PersonMedicalConditions",
+    ]
+    out = {"Students": Table("Students", {}, students)}
+    for name in names:
+        out[name] = Table(name, {}, others.get(name, []))
+    return out
+
+
+def run(data: dict[str, Table], consent: bool = False, **settings: Any) -> Any:
+    [mapping] = load_mappings(["pupils"])
+    functions = MappingFunctions(today=TODAY, settings={**SETTINGS, **settings})
+    return transform(mapping, data, functions=functions, consent_required=consent)
+
+
+def only(data: dict[str, Table], **settings: Any) -> dict[str, Any]:
+    [record] = run(data, **settings).records
+    return record["fields"]
+
+
+def test_preferred_names_fall_back_to_legal_ones_each_on_its_own() -> None:
+    fields = only(tables([student(1, PreferredFirstName="Annie")]))
+    assert (fields["forename"], fields["surname"]) == ("Annie", "Smith")
+    assert (fields["legal_forename"], fields["legal_surname"]) == ("Anna", "Smith")
+
+
+def test_bst_date_of_birth_stays_on_its_day() -> None:
+    assert only(tables([student(1, DateOfBirth=d("2016-06-02T00:00:00"))]))["dob"] == "2016-06-02"
+
+
+def test_admission_number_keeps_leading_zeros() -> None:
+    assert only(tables([student(1, AdmissionNumber="000123")]))["admission_number"] == "000123"
+
+
+@pytest.mark.parametrize(
+    ("over", "rule"),
+    [
+        ({"EndDate": d("2026-11-27T00:00:00")}, "on_roll"),
+        ({"StartDate": d("2026-11-29T00:00:00")}, "on_roll"),
+        ({"EnrolmentStatus": "S"}, "on_roll"),
+        ({"EnrolmentStatus": "G"}, "on_roll"),
+    ],
+)
+def test_not_on_roll_is_left_out(over: dict[str, Any], rule: str) -> None:
+    result = run(tables([student(1, **over)]))
+    assert result.records == [] and result.left_out[rule] == 1
+
+
+def test_leaving_today_is_still_on_roll() -> None:
+    assert only(tables([student(1, EndDate=d("2026-11-28T00:00:00"))]))["surname"] == "Smith"
+
+
+def test_subsidiary_dual_registration_included_when_the_school_says() -> None:
+    assert (
+        len(
+            run(
+                tables([student(1, EnrolmentStatus="S")]),
+                include_enrolment_statuses=["C", "M", "S"],
+            ).records
+        )
+        == 1
+    )
+
+
+def test_consent_school_leaves_out_people_without_consent() -> None:
+    result = run(tables([student(1), student(2, DataProcessingConsent=False)]), consent=True)
+    assert [r["mis_id"] for r in result.records] == ["1"] and result.no_consent == 1
+
+
+def test_payer_skips_a_court_order_at_priority_one() -> None:
+    data = tables(
+        [student(1)],
+        StudentContacts=[contact(1, 101, 1, CourtOrder=True), contact(1, 102, 2)],
+        Emails=[
+            {"PersonID": 101, "EmailAddress": "banned@example.org", "Priority": 1},
+            {"PersonID": 102, "EmailAddress": "second@example.org", "Priority": 2},
+            {"PersonID": 102, "EmailAddress": "first@example.org", "Priority": 1},
+        ],
+        PersonCommunications=[
+            {
+                "PersonID": 102,
+                "CommunicationTypeDescription": "Home Telephone",
+                "Value": "01632 960000",
+                "Priority": 1,
+            },
+            {
+                "PersonID": 102,
+                "CommunicationTypeDescription": "Mobile",
+                "Value": "07700 900123",
+                "Priority": 2,
+            },
+        ],
+    )
+    fields = only(data)
+    assert fields["payer_email"] == "first@example.org"
+    assert fields["payer_mobile"] == "07700 900123"
+
+
+def test_no_payer_without_parental_responsibility() -> None:
+    data = tables(
+        [student(1)],
+        StudentContacts=[contact(1, 101, 1, ParentalResponsibility=False)],
+        Emails=[{"PersonID": 101, "EmailAddress": "x@example.org", "Priority": 1}],
+    )
+    assert only(data)["payer_email"] is None
+
+
+@pytest.mark.parametrize(
+    ("period", "fsm", "start", "end"),
+    [
+        ((d("2026-09-01T00:00:00"), None), True, "2026-09-01", None),
+        (
+            (d("2026-09-01T00:00:00"), d("2026-11-27T00:00:00")),
+            False,
+            None,
+            None,
+        ),  # ended yesterday
+        ((d("2026-09-01T00:00:00"), d("2026-11-28T00:00:00")), True, "2026-09-01", "2026-11-28"),
+    ],
+)
+def test_fsm_from_the_period_covering_today(
+    period: tuple[Any, Any], fsm: bool, start: Any, end: Any
+) -> None:
+    data = tables(
+        [student(1)],
+        StudentMeals=[
+            {"StudentID": 1, "FSMType": "FSM", "StartDate": period[0], "EndDate": period[1]}
+        ],
+    )
+    fields = only(data)
+    assert (fields["fsm"], fields["fsm_start"], fields["fsm_end"]) == (fsm, start, end)
+
+
+def test_dietary_only_from_the_allow_list_sorted() -> None:
+    data = tables(
+        [student(1)],
+        PersonMedicalConditions=[
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "nut allergy",
+                "StartDate": None,
+                "EndDate": None,
+            },
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "Asthma",
+                "StartDate": None,
+                "EndDate": None,
+            },
+            {
+                "PersonID": 1,
+                "MedicalConditionDescription": "Coeliac Disease",
+                "StartDate": None,
+                "EndDate": None,
+            },
+        ],
+    )
+    assert only(data, dietary_allow=["Nut Allergy", "Coeliac Disease"])["dietary"] == [
+        "Coeliac Disease",
+        "nut allergy",
+    ]
+
+
+def test_a_bad_year_code_is_sent_on_as_written() -> None:
+    # Never trimmed or guessed: the SQL check year_code_not_parentpay holds it back (test_checks).
+    assert only(tables([student(1, YearGroup="Year 1")]))["year_code"] == "Year 1"
+
+
+def test_year_code_alias_fixes_it() -> None:
+    assert (
+        only(tables([student(1, YearGroup="Year 1")]), year_code_aliases={"Year 1": "1"})[
+            "year_code"
+        ]
+        == "1"
+    )
