@@ -1,6 +1,7 @@
 """The service description: a copy of a real school's WSDL, served with our own address.
 
-The copy (TPReadOnlyDataService.wsdl, from /work/shared/reference) keeps every operation and
+The copy (TPReadOnlyDataService.wsdl, of Bromcom's published WSDL, also vendored for the
+engine's tests as tests/fixtures/reference/TPReadOnlyDataService.wsdl) keeps every operation and
 name of the real service; only the `location` of its soap, soap12 and http addresses is
 rewritten per request, as ASP.NET does from the address the client used.
 """
