@@ -1,7 +1,7 @@
-"""The two choices BROMCOM.md and the issues make, measured against their alternatives.
+"""The two choices docs/bromcom.md and the issues make, measured against their alternatives.
 
 - Bromcom's DataSets are read from the raw response with lxml (`read_dataset`) rather than
-  bound by zeep through their inline schema (BROMCOM.md: "about 5 times slower").
+  bound by zeep through their inline schema (docs/bromcom.md: "about 5 times slower").
 - Raw rows go into DuckDB as one Arrow table (`State.save_raw`), never row by row.
 """
 

@@ -40,7 +40,7 @@ def _head(markdown: str) -> str:
 
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The variables a school's sync reads (CONTRACTS 2), set for the demo and then restored."""
+    """The variables a school's sync reads (docs/cli.md), set for the demo and then restored."""
     before = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

@@ -1,6 +1,6 @@
 """The 21 entities of ParentPay's set-up guide and the columns bromsync assumes they carry.
 
-Taken from BROMCOM.md, "Columns bromsync assumes". The simulator uses it to serve a permitted
+Taken from docs/bromcom.md, "Columns bromsync assumes". The simulator uses it to serve a permitted
 entity that has no data file as an empty DataSet that still carries its columns (as the real
 service does for an empty table), and a data generator can use it to write entity files.
 `CONFIRMED` lists the columns marked C there (seen in public client code); every other column
@@ -180,7 +180,7 @@ CONFIRMED: dict[str, frozenset[str]] = {
     "Timetable": frozenset(name for name, _ in CATALOGUE["Timetable"]),
 }
 
-# Other integrators' spellings of three entities (BROMCOM.md); the service matches names
+# Other integrators' spellings of three entities (docs/bromcom.md); the service matches names
 # case-insensitively, so only the spellings that differ by more than case are listed.
 ALIASES: dict[str, str] = {"personaddresses": "PersonAddress", "schools": "School"}
 

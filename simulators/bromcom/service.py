@@ -1,6 +1,6 @@
 """The four operations bromsync uses, with the checks and faults of the real service.
 
-Checks run in the real service's order as bromsync assumes it (BROMCOM.md): the school ID
+Checks run in the real service's order as bromsync assumes it (docs/bromcom.md): the school ID
 first, then the username and password, then the entity's permission; only then is the
 entityFilter compiled and run. Every failure is a SoapFault whose reason follows
 "Server was unable to process request. ---> ". The other operations of the WSDL are answered

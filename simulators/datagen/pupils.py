@@ -1,6 +1,6 @@
 """Pupils on roll (Students, StudentEnrolments) and next year's applicants (PreAdmissionStudents).
 
-A pupil's StudentID is their PersonID (BROMCOM.md), and each has a People row. Dates of birth
+A pupil's StudentID is their PersonID (docs/bromcom.md), and each has a People row. Dates of birth
 always fall in their year group's 1 September - 31 August cohort for today's school year.
 """
 

@@ -1,4 +1,4 @@
-"""A school file (CONTRACTS.md section 1) pointing bromsync at a generated school."""
+"""A school file (docs/school-file.md) pointing bromsync at a generated school."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .school import SchoolSummary
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block mappings with short flow lists, as CONTRACTS.md writes a school file."""
+    """Block mappings with short flow lists, as docs/school-file.md writes a school file."""
 
 
 def _flow_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:

@@ -1,6 +1,6 @@
 """Staff (with their People, e-mails, phones and EmployeeContacts), tutor groups and houses.
 
-A StaffID is that person's PersonID (BROMCOM.md). Staff are generated first, so their IDs are
+A StaffID is that person's PersonID (docs/bromcom.md). Staff are generated first, so their IDs are
 the oldest, and a few have left (EndDate in the past) but are still in the entity.
 """
 

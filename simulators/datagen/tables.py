@@ -3,7 +3,7 @@
     DATA/<org_id>/account.json   {"username": ..., "password": ..., "permitted": [entity, ...]}
     DATA/<org_id>/<Entity>.json  {"columns": [[name, xs type], ...], "rows": [{...}, ...]}
 
-Columns follow BROMCOM.md ("Columns bromsync assumes"), in its order. A NULL is written as a
+Columns follow docs/bromcom.md ("Columns bromsync assumes"), in its order. A NULL is written as a
 missing key, as a real DataSet leaves a NULL column out of its row. Files are byte-stable: rows
 sorted by the entity's key, one row per line (readable diffs of the frozen fixture), UTF-8
 without escaping, "\n" line ends.
@@ -35,7 +35,7 @@ _INTS = frozenset({"Priority", "URN"})
 
 
 def _type_of(column: str) -> str:
-    # BROMCOM.md: IDs are xs:int, dates xs:dateTime, flags xs:boolean; everything else
+    # docs/bromcom.md: IDs are xs:int, dates xs:dateTime, flags xs:boolean; everything else
     # (AdmissionNumber and UPN included: leading zeros matter) is a string.
     if column in _FLAGS:
         return "boolean"
@@ -103,7 +103,7 @@ ENTITY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 ENTITIES: tuple[str, ...] = tuple(ENTITY_COLUMNS)
 
-# Other integrators' spellings (BROMCOM.md); accepted in `permitted` besides any case variant.
+# Other integrators' spellings (docs/bromcom.md); accepted in `permitted` besides any case variant.
 _ALIASES = {"personaddresses", "schools", "timetable"}
 
 # Rows are sorted by these columns so that a file never depends on generation order.
@@ -181,7 +181,7 @@ def dump_entity(entity: str, rows: Sequence[Mapping[str, Any]]) -> str:
     for row in ordered:
         unknown = [k for k in row if k not in types]
         if unknown:
-            raise ValueError(f"{entity}: column(s) {unknown!r} are not in BROMCOM.md's table")
+            raise ValueError(f"{entity}: column(s) {unknown!r} are not in docs/bromcom.md's table")
         cells = {
             name: _cell(entity, name, xs, row[name])
             for name, xs in columns

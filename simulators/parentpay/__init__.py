@@ -1,6 +1,6 @@
-"""A local ParentPay People API (CONTRACTS 5) for `bromsync demo`, `bromsync simulate` and tests.
+"""A local ParentPay People API for `bromsync demo`, `bromsync simulate` and tests.
 
-See README.md in this folder for how to run it, what it stores and how to inject faults.
+The API is described in docs/parentpay-api.md. See README.md in this folder for how to run it, what it stores and how to inject faults.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ import threading
 from dataclasses import dataclass
 
 # "429": answer 429 with Retry-After, touch nothing.
-# "500", "503": do the work, roll it back, answer the error (CONTRACTS 5: any 5xx, nothing applied).
+# "500", "503": do the work, roll it back, answer the error (docs/parentpay-api.md: any 5xx,
+# nothing applied).
 # "delay": wait `seconds`, then answer normally (holds a concurrency slot meanwhile).
 # "drop": do the work, commit, then close the connection without answering.
 FAULT_KINDS = ("429", "500", "503", "delay", "drop")

@@ -1,6 +1,6 @@
-"""The record formats of the ParentPay People API (CONTRACTS 5), as the simulator enforces them.
+"""The record formats of the ParentPay People API, as the simulator enforces them.
 
-Written from the contract's table, not shared with the engine's client: the point of the
+Written from the contract's table (docs/parentpay-api.md), not shared with the engine's client: the point of the
 simulator is to catch a client that drifts from the contract, which a shared model would hide.
 Every problem message starts with the field's name so a support agent can find it at a glance.
 """

@@ -1,4 +1,4 @@
-"""ParentPaySimulator: the People API of CONTRACTS 5 on a loopback port, backed by sqlite.
+"""ParentPaySimulator: the People API (docs/parentpay-api.md) on loopback, backed by sqlite.
 
 Used by `bromsync demo`, `bromsync simulate parentpay` and the tests. It shares no code with
 the engine's ParentPay client (STYLE.md: a client tested only against its own model proves

@@ -1,8 +1,8 @@
-"""Applying an upload: each operation applied or rejected on its own, in order (CONTRACTS 5).
+"""Applying an upload: each operation applied or rejected on its own, in order.
 
-The whole upload is one sqlite transaction that also stores the answer under its
-Idempotency-Key, so a client that lost the answer and retries gets the first answer back and
-nothing is applied twice; and a 5xx leaves the database as it was.
+That is docs/parentpay-api.md's rule. The whole upload is one sqlite transaction that also
+stores the answer under its Idempotency-Key, so a client that lost the answer and retries gets
+the first answer back and nothing is applied twice; and a 5xx leaves the database as it was.
 """
 
 from __future__ import annotations
