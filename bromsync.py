@@ -176,8 +176,8 @@ def check(file: Path) -> None:
     """
 
     def body() -> int:
-        from engine.config.school import load_school
         from engine.commands.setup_check import run_setup_check
+        from engine.config.school import load_school
         from engine.report.checklist import render_checklist
 
         result = run_setup_check(load_school(file))
@@ -217,8 +217,8 @@ def plan(
     """
 
     def body() -> int:
-        from engine.pipeline import Options
         from engine.commands.batch import run_schools
+        from engine.pipeline import Options
 
         schools = _load_schools(files)
         options = Options(
@@ -305,8 +305,8 @@ def run(
     """
 
     def body() -> int:
-        from engine.pipeline import Options
         from engine.commands.batch import pick_shard, run_schools
+        from engine.pipeline import Options
 
         chosen = pick_shard(list(files), shard)
         schools = _load_schools(chosen)
@@ -351,10 +351,10 @@ def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> Non
     """
 
     def body() -> int:
-        from engine.config.school import load_school
-        from engine.report.match import render_match_summary
         from engine.commands.match import run_match
+        from engine.config.school import load_school
         from engine.pipeline import Options
+        from engine.report.match import render_match_summary
 
         options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, on_event=_echo_event)
         result = run_match(load_school(file), options, apply=apply_)
@@ -400,8 +400,8 @@ def export(
     """
 
     def body() -> int:
-        from engine.config.school import load_school
         from engine.commands.export import detail_lines, export_school, summary_line
+        from engine.config.school import load_school
         from engine.pipeline import Options
 
         options = Options(

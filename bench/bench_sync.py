@@ -34,8 +34,8 @@ from bench_compare import bulk_vs_row_by_row, parse_vs_zeep  # noqa: E402
 from bench_timing import BenchError, Row, check, once, peak_kib, render  # noqa: E402
 
 from engine.config.school import load_school  # noqa: E402
-from engine.transform.mapping import load_mappings  # noqa: E402
 from engine.pipeline import Options, SchoolResult, plan_school, run_school  # noqa: E402
+from engine.transform.mapping import load_mappings  # noqa: E402
 
 __all__ = ["BenchError", "check_second_run", "main"]
 

@@ -18,13 +18,9 @@ from engine import clock
 from engine.checks.packs import SqlCheck, load_checks
 from engine.checks.run import CheckHit, held_ids, run_checks
 from engine.config.school import SchoolConfig
-from engine.plan.diff import TYPES, Change, apply_change, diff, natural_key, operation_of
 from engine.errors import BlockedPlanError, BromsyncError, PlanError
 from engine.events import Event, EventSink, ignore
-from engine.sources.extract import fetch_entities
-from engine.transform.functions import MappingFunctions
-from engine.report.html import render_html
-from engine.transform.mapping import load_mappings
+from engine.plan.diff import Change, apply_change, diff, operation_of
 from engine.plan.plan import (
     Plan,
     PlanFiles,
@@ -35,11 +31,15 @@ from engine.plan.plan import (
     summary_line,
     write_plan,
 )
-from engine.records import Record
+from engine.records import TYPES, OpResult, Record, natural_key
+from engine.report.html import render_html
 from engine.report.markdown import render_markdown
 from engine.sources import SOURCES, Source
+from engine.sources.extract import fetch_entities
 from engine.state.store import RunLog, State, state_path
-from engine.targets import TARGETS, OpResult, Target
+from engine.targets import TARGETS, Target
+from engine.transform.functions import MappingFunctions
+from engine.transform.mapping import load_mappings
 from engine.transform.transform import Transformed, transform
 
 

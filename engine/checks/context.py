@@ -15,11 +15,14 @@ from typing import Any
 import duckdb
 
 from engine import clock
-from engine.records import PARENTPAY_YEAR_CODES, RECORD_FIELDS
+from engine.records import DATE_FIELDS, PARENTPAY_YEAR_CODES, RECORD_TYPES
 
-_DATE_FIELDS = frozenset({"dob", "fsm_start", "fsm_end", "admission_date"})
-_TABLE_FOR = {"pupil": "pupils", "staff": "staff", "preadmission": "preadmissions"}
-_TEMP_TABLES = (*_TABLE_FOR.values(), "people", "school_settings", "parentpay_year_codes")
+_TEMP_TABLES = (
+    *(t.option for t in RECORD_TYPES.values()),
+    "people",
+    "school_settings",
+    "parentpay_year_codes",
+)
 # England's cohort rule (PARENTPAY.md): a school year runs 1 September to 31 August, and a
 # Reception child is 4 on the 31 August before it began; Year N is 4 + N, N2 is 3 and N1 is 2.
 _MACROS = {
@@ -39,13 +42,13 @@ def install(con: duckdb.DuckDBPyConnection, run_id: str, settings: Mapping[str, 
     """Create the TEMP tables, view and macros checks read, scoped to `run_id`."""
     for name, body in _MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
-    for kind, table in _TABLE_FOR.items():
+    for kind in RECORD_TYPES.values():
         columns = ", ".join(
-            f"TRY_CAST({n} AS DATE) AS {n}" if n in _DATE_FIELDS else n for n in RECORD_FIELDS[kind]
+            f"TRY_CAST({n} AS DATE) AS {n}" if n in DATE_FIELDS else n for n in kind.fields
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT run_id, mis_id, held, {columns} "
-            f"FROM main.staged_{kind} WHERE run_id = ?",
+            f"CREATE OR REPLACE TEMP TABLE {kind.option} AS SELECT run_id, mis_id, held, {columns} "
+            f"FROM main.staged_{kind.name} WHERE run_id = ?",
             [run_id],
         )
     # One table across types, with the payer's contacts under the names staff use, so checks

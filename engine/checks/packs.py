@@ -20,10 +20,10 @@ from typing import Any
 import duckdb
 
 from engine.checks.context import install, query_columns
+from engine.config.yamlfile import Problem, load_yaml, schema_problems
 from engine.errors import ConfigError
 from engine.shipped import checks_dir, schemas_dir
 from engine.state.store import State
-from engine.config.yamlfile import Problem, load_yaml, schema_problems
 
 OUTPUT_COLUMNS = ("mis_id", "type", "detail")
 _COLUMNS_RULE = "a check returns mis_id, and optionally type and detail"

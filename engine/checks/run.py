@@ -17,8 +17,8 @@ import duckdb
 
 from engine.checks.context import install, query_columns, uninstall, wrapped
 from engine.checks.packs import SqlCheck
-from engine.plan.diff import TYPES, natural_key
 from engine.errors import ConfigError
+from engine.records import TYPES, natural_key
 
 
 @dataclass(frozen=True)

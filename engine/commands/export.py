@@ -27,24 +27,17 @@ from typing import Any
 from engine import clock
 from engine.checks.run import CheckHit, held_ids
 from engine.config.school import SchoolConfig
-from engine.plan.diff import TYPES, diff, natural_key
 from engine.errors import BromsyncError, ConfigError
 from engine.events import Event, school_headline
 from engine.pipeline import Options, fetch_and_check
+from engine.plan.diff import diff
 from engine.plan.plan import archive_guard, consent_guard
-from engine.records import RECORD_FIELDS, Record
+from engine.records import RECORD_FIELDS, RECORD_TYPES, TYPES, Record, natural_key
 from engine.state.store import State, state_path
 
-# <urn>.<name>.csv; the names are the school file's upload.options.
-FILE_NAMES = {"pupil": "pupils", "staff": "staff", "preadmission": "preadmissions"}
 HEADERS = {kind: ("mis_id", *fields) for kind, fields in RECORD_FIELDS.items()}
 TRUE, FALSE = "TRUE", "FALSE"
 DIETARY_SEPARATOR = "; "
-_PLURAL = {
-    "pupil": ("pupil", "pupils"),
-    "staff": ("staff", "staff"),
-    "preadmission": ("pre-admission", "pre-admissions"),
-}
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
 # (OWASP "CSV injection"). A cell of nothing but digits, spaces and + - ( ) . can at most be
@@ -160,7 +153,9 @@ def _export(
         if any(t.type == kind for t in results)
     }
     for kind, (text, rows) in texts.items():
-        target = out_dir / f"{school.urn}.{FILE_NAMES[kind]}.csv"
+        target = (
+            out_dir / f"{school.urn}.{RECORD_TYPES[kind].option}.csv"
+        )  # the upload option's name
         write_atomic(target, text)
         result.files.append(ExportFile(kind, target, rows))
         say(Event(school.name, "export", f"{target}: {rows} {_plural(kind, rows)}"))
@@ -299,8 +294,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _plural(kind: str, n: int) -> str:
-    one, many = _PLURAL[kind]
-    return one if n == 1 else many
+    kind_ = RECORD_TYPES[kind]
+    return kind_.one if n == 1 else kind_.many
 
 
 def _message(result: ExportResult) -> str:

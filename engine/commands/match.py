@@ -16,7 +16,6 @@ from pathlib import Path
 
 from engine import clock
 from engine.config.school import SchoolConfig
-from engine.report.match import write_match_files
 from engine.match.people import (
     DECIDE_KINDS,
     REKEY_KINDS,
@@ -26,9 +25,10 @@ from engine.match.people import (
     order_rekeys,
 )
 from engine.pipeline import Options, fetch_and_check
-from engine.records import Record
+from engine.records import OpResult, Record, natural_key
+from engine.report.match import write_match_files
 from engine.state.store import State, state_path
-from engine.targets import TARGETS, OpResult, Target
+from engine.targets import TARGETS, Target
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def refusal(result: MatchResult, baseline: dict[str, Record]) -> str | None:
     """Why --apply must not re-key: bromsync already uploaded records these re-keys touch."""
     touched = sorted(
         {i for e in result.rekeys for i in (e.old_id, e.new_id) if i in baseline},
-        key=lambda i: (not i.isdigit(), int(i) if i.isdigit() else 0, i),
+        key=natural_key,
     )
     if not touched:
         return None

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from engine import clock
-from engine.config.school import PARENTPAY_YEAR_CODES, SchoolConfig
+from engine.config.school import SchoolConfig
 from engine.errors import (
     BromcomCredentialsError,
     BromcomPermissionError,
@@ -30,13 +30,10 @@ from engine.errors import (
     MissingSecretError,
 )
 from engine.events import ignore
-from engine.sources.extract import fetch_entities
-from engine.transform.functions import MappingFunctions
-from engine.transform.mapping import Mapping, load_mappings
 from engine.pipeline import Options, compute_plan
 from engine.pipeline import school_settings as mapping_settings
 from engine.plan.plan import consent_guard
-from engine.records import PLURALS
+from engine.records import PARENTPAY_YEAR_CODES, PLURALS
 from engine.report.checklist import (
     TITLES,
     URL_FIX,
@@ -48,7 +45,10 @@ from engine.report.checklist import (
     year_code_fix,
 )
 from engine.sources import SOURCES, Source, Table
+from engine.sources.extract import fetch_entities
 from engine.state.store import State, new_run_id
+from engine.transform.functions import MappingFunctions
+from engine.transform.mapping import Mapping, load_mappings
 from engine.transform.transform import Transformed, transform
 
 # The entities ParentPay's set-up guide asks a school to tick (steps 6-7; BROMCOM.md).

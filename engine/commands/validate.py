@@ -7,10 +7,10 @@ from pathlib import Path
 
 from engine.checks.packs import check_problems
 from engine.config.school import load_school, school_problems
-from engine.errors import ConfigError
-from engine.transform.mapping import compile_mapping
-from engine.shipped import checks_dir, mappings_dir
 from engine.config.yamlfile import Problem, load_yaml
+from engine.errors import ConfigError
+from engine.shipped import checks_dir, mappings_dir
+from engine.transform.mapping import compile_mapping
 
 
 def _kind(path: Path) -> str:

@@ -30,12 +30,10 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.config.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
 from engine.errors import ConfigError, MissingSecretError
 from engine.shipped import schemas_dir
-from engine.config.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
 
-UPLOAD_TYPES = ("pupils", "staff", "preadmissions")
-PARENTPAY_YEAR_CODES = ("N1", "N2", "R", *(str(n) for n in range(1, 15)))
 SCHEMA_PATH = schemas_dir() / "school.schema.json"
 
 # Key names that say "a secret is written here". password_env is the one allowed key that
@@ -83,7 +81,7 @@ class SchoolConfig:
     urn: int
     parentpay_site_id: int
     bromcom: BromcomSettings
-    options: tuple[str, ...]  # a non-empty subset of UPLOAD_TYPES, in file order
+    options: tuple[str, ...]  # a non-empty subset of UPLOAD_OPTIONS, in file order
     lawful_basis: str  # "legitimate_interest" | "consent"
     ufsm_year_codes: tuple[str, ...]
     staff_id_prefix: str = ""

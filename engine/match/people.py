@@ -16,7 +16,6 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.plan.diff import TYPES, natural_key
 from engine.match.keys import (
     COMPATIBLE,
     accentless_keys,
@@ -33,7 +32,7 @@ from engine.match.keys import (
     upn,
     upn_keys,
 )
-from engine.records import Record
+from engine.records import TYPES, Record, natural_key
 
 __all__ = [
     "DECIDE_KINDS",

@@ -10,10 +10,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.records import Record
+from engine.records import OPS, TYPES, Record, natural_key
 
-OPS = ("create", "update", "archive", "restore", "convert")
-TYPES = ("pupil", "staff", "preadmission")
 # Within one record, a restore must reach ParentPay before the update that follows it.
 _OP_ORDER = {"restore": 0, "convert": 1, "create": 1, "update": 2, "archive": 3}
 
@@ -38,11 +36,6 @@ class Change:
         if self.before is not None:
             out["before"] = self.before
         return out
-
-
-def natural_key(mis_id: str) -> tuple[bool, int, str]:
-    """Numeric IDs in numeric order, then the rest alphabetically."""
-    return (not mis_id.isdigit(), int(mis_id) if mis_id.isdigit() else 0, mis_id)
 
 
 def empty_summary() -> dict[str, dict[str, int]]:

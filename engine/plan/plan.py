@@ -16,9 +16,9 @@ from typing import Any
 
 from engine.checks.run import CheckHit
 from engine.config.school import SchoolConfig
-from engine.plan.diff import OPS, Change, empty_summary, operation_of
 from engine.errors import PlanError
-from engine.records import PLURALS, Record
+from engine.plan.diff import Change, empty_summary, operation_of
+from engine.records import OPS, PLURALS, Record
 
 FORMAT_VERSION = 1
 

@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config.school import PARENTPAY_YEAR_CODES, SchoolConfig
+from engine.config.school import SchoolConfig
 from engine.errors import BromsyncError
 from engine.plan.plan import Plan
+from engine.records import PARENTPAY_YEAR_CODES
 
 # The points, in checklist order: stable key -> the line a data manager reads.
 TITLES = {

@@ -14,16 +14,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.plan.diff import OPS, natural_key
 from engine.plan.plan import Plan, summary_line
-from engine.records import PARENTPAY_YEAR_CODES, RECORD_FIELDS, SENSITIVE_FIELDS, Record
+from engine.records import (
+    OPS,
+    PARENTPAY_YEAR_CODES,
+    RECORD_FIELDS,
+    RECORD_TYPES,
+    SENSITIVE_FIELDS,
+    Record,
+    natural_key,
+)
 
 MASK = "***"
 BLANK = "blank"  # an empty value on either side of a before -> after
 # fmt: off
-TYPE_TITLES = {"pupil": "Pupils", "staff": "Staff", "preadmission": "Pre-admissions"}
-_NOUNS = {"pupil": ("pupil", "pupils"), "staff": ("member of staff", "staff"),
-          "preadmission": ("pre-admission", "pre-admissions")}
 _OP_HEADS = ("New", "Updated", "Archived", "Restored", "Converted", "Unchanged")  # OPS + unchanged
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")
@@ -171,7 +175,9 @@ def _name(f: Mapping[str, Any], legal_too: bool = False) -> str:
 def _section(rtype: str, year: Any) -> tuple[tuple[int, int, str], str]:
     """(sort key, title): pupils by year group N1, N2, R, 1..14, odd codes; staff; pre-admissions."""
     if rtype != "pupil":
-        return (2 if rtype == "staff" else 3, 0, rtype), TYPE_TITLES.get(rtype, rtype)
+        return (2 if rtype == "staff" else 3, 0, rtype), (
+            RECORD_TYPES[rtype].title if rtype in RECORD_TYPES else rtype
+        )
     code = "" if year is None else str(year)
     if code in PARENTPAY_YEAR_CODES:
         title = {"N1": "Nursery N1", "N2": "Nursery N2", "R": "Reception"}.get(code, f"Year {code}")
@@ -308,7 +314,8 @@ def _checks(plan: Plan, people: Mapping[str, Record]) -> list[CheckView]:
     # Errors first: they decide what is held back; warnings only inform.
     for c in sorted(plan.data["checks"], key=lambda c: c["severity"] != "error"):
         n = len(c["records"])
-        noun = _NOUNS.get(c["type"], ("record", "records"))[n != 1]
+        kind = RECORD_TYPES.get(c["type"])
+        noun = (kind.many if n != 1 else kind.one) if kind else ("records" if n != 1 else "record")
         views.append(CheckView(
             name=c["name"], severity=c["severity"],
             heading=f"{'Held back' if c['severity'] == 'error' else 'Warning'}: {n} {noun}",
@@ -327,7 +334,7 @@ def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]
         else "first upload: ParentPay has acknowledged nothing from bromsync yet"
     )
     left_out = [
-        f"{n} {_NOUNS[t][0] if t != 'staff' else t} row{'s' * (n != 1)} left out by the mapping's rule `{rule}`"
+        f"{n} {RECORD_TYPES[t].one if t != 'staff' else t} row{'s' * (n != 1)} left out by the mapping's rule `{rule}`"
         for t, rules in d.get("left_out", {}).items()
         for rule, n in rules.items()
         if n
@@ -368,7 +375,7 @@ def build_report(
     d = plan.data
     summary = d["summary"]
     totals = [
-        (TYPE_TITLES[t], [c[op] for op in (*OPS, "unchanged")])
+        (RECORD_TYPES[t].title, [c[op] for op in (*OPS, "unchanged")])
         for t, c in summary.items()
         if any(c.values())
     ]

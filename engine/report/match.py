@@ -12,15 +12,13 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.plan.diff import TYPES
 from engine.match.people import KINDS, Entry, display_name
-from engine.records import Record
+from engine.records import PLURALS, TYPES, Record
 
 if TYPE_CHECKING:
     from engine.commands.match import MatchFiles, MatchResult
 
 _SHOWN = ("forename", "surname", "legal_forename", "legal_surname", "dob", "year_code", "email")
-_PLURAL = {"pupil": "pupils", "staff": "staff", "preadmission": "pre-admissions"}
 _KIND_ROWS = {
     "certain": "certain (same UPN, or staff name and e-mail)",
     "probable": "probable (same name and date of birth, or staff name)",
@@ -226,7 +224,7 @@ def render_match_report(result: MatchResult) -> str:
         *(line for text in _headline(result) for line in (text, "")),
         "## Summary",
         "",
-        "| | " + " | ".join(_PLURAL[t] for t in TYPES) + " |",
+        "| | " + " | ".join(PLURALS[t] for t in TYPES) + " |",
         "|---|" + "---:|" * len(TYPES),
     ]
     for kind in KINDS:

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from engine.errors import StateError
-from engine.records import RECORD_FIELDS
+from engine.records import DATE_FIELDS, RECORD_FIELDS, RECORD_TYPES
 
 SCHEMA_VERSION = 1
 
@@ -36,12 +36,6 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 _META = "CREATE TABLE IF NOT EXISTS bromsync_meta (schema_version INTEGER NOT NULL, updated_at TIMESTAMP)"
 
-_CURRENT_VIEWS = {
-    "pupil": "current_pupils",
-    "staff": "current_staff",
-    "preadmission": "current_preadmissions",
-}
-_DATE_FIELDS = frozenset({"dob", "fsm_start", "fsm_end", "admission_date"})
 # Every field of every type, in first-seen order: the columns of acknowledged_people.
 _ALL_FIELDS = tuple(dict.fromkeys(name for names in RECORD_FIELDS.values() for name in names))
 
@@ -57,7 +51,7 @@ def _staged_field(name: str) -> str:
 
 def _typed_field(name: str) -> str:
     # TRY_CAST: one malformed date in one record must not make the whole view fail to read.
-    if name in _DATE_FIELDS:
+    if name in DATE_FIELDS:
         return f"TRY_CAST(fields->>'{name}' AS DATE) AS {name}"
     if name == "fsm":
         return "TRY_CAST(fields->>'fsm' AS BOOLEAN) AS fsm"
@@ -86,7 +80,7 @@ def _bodies() -> dict[str, str]:
         "SELECT run_id, school, command, today, started_at, finished_at, status, baseline, plan_digest "
         f"FROM {{db}}runs WHERE run_id = ({_CURRENT_RUN})"
     )
-    for kind, view in _CURRENT_VIEWS.items():
+    for kind, view in ((t.name, t.view) for t in RECORD_TYPES.values()):
         columns = ", ".join(_typed_field(n) for n in RECORD_FIELDS[kind])
         out[view] = (
             f"SELECT run_id, mis_id, held, {columns} FROM {{db}}records "

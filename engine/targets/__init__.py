@@ -11,10 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# One operation's outcome, at its position in the whole push: index, mis_id, status
-# ("applied" | "rejected"), code, message, op, type, upload_id, idempotency_key (of its batch)
-# and operation (the operation as sent).
-OpResult = dict[str, Any]
+from engine.records import OpResult
 
 # Called after each acknowledged batch with (batch_index, batch_count, that batch's results),
 # so acknowledgements can be recorded as they arrive and survive a later batch failing.

@@ -26,12 +26,12 @@ from engine.errors import (
     ParentPayUnavailable,
     TargetError,
 )
-from engine.targets import BatchCallback, OpResult, PushResult
+from engine.records import TYPES, OpResult
+from engine.targets import BatchCallback, PushResult
 
 URL_ENV = "BROMSYNC_PARENTPAY_URL"
 TOKEN_ENV = "BROMSYNC_PARENTPAY_TOKEN"
 MAX_BATCH = 500  # CONTRACTS 5: more operations in one upload get 413
-TYPES = ("pupil", "staff", "preadmission")
 STATUSES = ("active", "archived", "all")
 OPS = ("create", "update", "archive", "restore", "convert", "rekey")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -21,10 +21,10 @@ from typing import Any
 import jmespath
 from jmespath.parser import ParsedResult
 
+from engine.config.yamlfile import Locator, Problem, load_yaml, schema_problems
 from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
 from engine.shipped import mappings_dir, schemas_dir
-from engine.config.yamlfile import Locator, Problem, load_yaml, schema_problems
 
 
 @dataclass(frozen=True)

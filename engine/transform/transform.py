@@ -16,10 +16,10 @@ from typing import Any
 import jmespath
 
 from engine.errors import MappingError
-from engine.transform.functions import MappingFunctions
-from engine.transform.mapping import Expr, Join, Mapping
 from engine.records import Record
 from engine.sources import Table
+from engine.transform.functions import MappingFunctions
+from engine.transform.mapping import Expr, Join, Mapping
 
 Document = dict[str, Any]
 

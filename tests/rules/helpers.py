@@ -16,8 +16,8 @@ from typing import Any
 
 from engine.checks.run import CheckHit
 from engine.pipeline import check_records
-from engine.plan.diff import Change, diff, natural_key
-from engine.records import Record
+from engine.plan.diff import Change, diff
+from engine.records import Record, natural_key
 from engine.sources import Table
 from engine.sources.dataset import read_dataset
 from engine.state.store import State
