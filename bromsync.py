@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from engine.errors import BromsyncError, ConfigError
+from engine.errors import BromsyncError, ConfigError, ExitCode
 from engine.events import Event, school_headline
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -145,8 +145,6 @@ def _load_schools(files: Sequence[Path]) -> list[Any]:
 
 
 def _report(results: Sequence[Any]) -> int:
-    from engine.commands.batch import overall_exit_code
-
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
         click.secho(f"{mark} {school_headline(r.name, r.urn, r.message)}", fg=colour)
@@ -162,7 +160,7 @@ def _report(results: Sequence[Any]) -> int:
             click.echo(
                 f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)"
             )
-    return overall_exit_code(r.exit_code for r in results)
+    return ExitCode.worst(r.exit_code for r in results)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -251,7 +249,8 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     """
 
     def body() -> int:
-        from engine.pipeline import Options, apply_plan
+        from engine.commands.apply import apply_plan
+        from engine.pipeline import Options
 
         result = apply_plan(
             planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event)

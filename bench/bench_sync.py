@@ -33,8 +33,11 @@ for folder in (HERE.parent, HERE):  # the repo (engine, simulators) and the benc
 from bench_compare import bulk_vs_row_by_row, parse_vs_zeep  # noqa: E402
 from bench_timing import BenchError, Row, check, once, peak_kib, render  # noqa: E402
 
+from engine.commands.plan import plan_school  # noqa: E402
+from engine.commands.result import SchoolResult  # noqa: E402
+from engine.commands.run import run_school  # noqa: E402
 from engine.config.school import load_school  # noqa: E402
-from engine.pipeline import Options, SchoolResult, plan_school, run_school  # noqa: E402
+from engine.pipeline import Options  # noqa: E402
 from engine.transform.mapping import load_mappings  # noqa: E402
 
 __all__ = ["BenchError", "check_second_run", "main"]

@@ -2,16 +2,39 @@
 
 Each class says who must act; `transient` marks what a retry may cure, so retry logic is
 one `isinstance`/attribute check. The CLI maps `exit_code` straight to the process exit code
-(CONTRACTS 3): 2 usage or configuration, 1 a school failed.
+(docs/cli.md): 2 usage or configuration, 1 a school failed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit codes of docs/cli.md; with several schools the worst one wins."""
+
+    OK = 0  # everything in the plan was applied (for plan: the plan was written)
+    FAILED = 1  # a school failed: Bromcom, ParentPay or a runtime error
+    CONFIG = 2  # usage or configuration error
+    INCOMPLETE = 3  # not everything went: blocked, held back or rejected
+    INTERRUPTED = 130  # ^C
+
+    @staticmethod
+    def worst(codes: Iterable[int]) -> ExitCode:
+        """The combined exit code: 2 outranks 1, which outranks 3, which outranks 0."""
+        rank = (ExitCode.OK, ExitCode.INCOMPLETE, ExitCode.FAILED, ExitCode.CONFIG)
+        worst = ExitCode.OK
+        for code in codes:
+            known = ExitCode(code) if code in rank else ExitCode.FAILED
+            worst = max(worst, known, key=rank.index)
+        return worst
 
 
 class BromsyncError(Exception):
     """Base of every error bromsync raises on purpose."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILED
     transient = False
 
     def __init__(self, message: str, *, school: str | None = None) -> None:
@@ -26,7 +49,7 @@ class BromsyncError(Exception):
 class ConfigError(BromsyncError):
     """A school file, mapping or command-line value is wrong; nothing was run."""
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, message: str, *, problems: list[str] | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
@@ -84,13 +107,13 @@ class StateError(BromsyncError):
 class PlanError(BromsyncError):
     """A plan file cannot be applied as it stands (stale, edited or unreadable)."""
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIG
 
 
 class BlockedPlanError(PlanError):
     """The plan was blocked by a guard; like a blocked run, nothing went (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class TargetError(BromsyncError):

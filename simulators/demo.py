@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine import clock
+from engine.commands.result import SchoolResult
+from engine.commands.run import run_school
 from engine.config.school import load_school
-from engine.pipeline import Options, SchoolResult, run_school
+from engine.pipeline import Options
 from simulators.bromcom import BromcomSimulator
 from simulators.datagen import generate_school, write_school_file
 from simulators.parentpay import ParentPaySimulator

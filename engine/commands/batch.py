@@ -1,26 +1,17 @@
-"""Many schools at once: sharding, parallel jobs and the combined exit code (CONTRACTS 3)."""
+"""Many schools at once: sharding, parallel jobs and the combined exit code (docs/cli.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from engine.commands.plan import plan_school
+from engine.commands.result import SchoolResult
+from engine.commands.run import run_school
 from engine.config.school import SchoolConfig
 from engine.errors import ConfigError
-from engine.pipeline import Options, SchoolResult, plan_school, run_school
-from engine.targets import TARGETS
-
-# 1 outranks 3, which outranks 0.
-_RANK = {0: 0, 3: 1, 2: 2, 1: 3}
-
-
-def overall_exit_code(codes: Iterable[int]) -> int:
-    worst = 0
-    for code in codes:
-        if _RANK.get(code, 3) > _RANK[worst]:
-            worst = code if code in _RANK else 1
-    return worst
+from engine.pipeline import Options
 
 
 def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
@@ -38,7 +29,7 @@ def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
 
 
 def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str) -> None:
-    """Every variable the run will need is set: CONTRACTS 3, a configuration error (exit 2)
+    """Every variable the run will need is set: docs/cli.md, a configuration error (exit 2)
     stops before any school runs, rather than after the first schools have synced."""
     problems: list[str] = []
     for school in schools:
@@ -48,7 +39,7 @@ def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str
             problems.append(f"{school.path}: {exc}")
     if command == "run":
         try:
-            (options.target_factory or TARGETS["parentpay"])()
+            options.open_target().close()
         except ConfigError as exc:
             problems += exc.problems
     if problems:

@@ -24,16 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import clock
 from engine.checks.run import CheckHit, held_ids
 from engine.config.school import SchoolConfig
 from engine.errors import BromsyncError, ConfigError
-from engine.events import Event, school_headline
-from engine.pipeline import Options, fetch_and_check
+from engine.events import school_headline
+from engine.pipeline import Options, Run, open_run, prepare
 from engine.plan.diff import diff
-from engine.plan.plan import archive_guard, consent_guard
+from engine.plan.guards import archive_guard, consent_guard
 from engine.records import RECORD_FIELDS, RECORD_TYPES, TYPES, Record, natural_key
-from engine.state.store import State, state_path
+from engine.state.store import state_path
 
 HEADERS = {kind: ("mis_id", *fields) for kind, fields in RECORD_FIELDS.items()}
 TRUE, FALSE = "TRUE", "FALSE"
@@ -95,27 +94,21 @@ def export_school(school: SchoolConfig, out_dir: Path, options: Options) -> Expo
     """
     path = state_path(options.state_dir, school.urn)
     try:
-        with (
-            State(path) as state,
-            state.run(
-                urn=school.urn, school=school.name, command="export", today=clock.today()
-            ) as log,
-        ):
-            result = _export(school, out_dir, options, state, log.run_id)
+        with open_run(school, options, "export") as run:
+            result = _export(run, out_dir)
             # summary stays NULL: runs.summary has the plan's shape, and there is no plan.
-            log.status = "ok" if result.exit_code == 0 else "incomplete"
-            log.message = result.message
+            run.log.status = "ok" if result.exit_code == 0 else "incomplete"
+            run.log.message = result.message
     except BromsyncError as exc:
         return ExportResult(school.name, school.urn, exc.exit_code, str(exc), error=exc, state=path)
     result.state = path
     return result
 
 
-def _export(
-    school: SchoolConfig, out_dir: Path, options: Options, state: State, run_id: str
-) -> ExportResult:
-    say = options.on_event
-    results, checked = fetch_and_check(school, options, state, run_id)
+def _export(run: Run, out_dir: Path) -> ExportResult:
+    school, options, state, run_id = run.config, run.options, run.state, run.run_id
+    checked = prepare(run)
+    results = checked.results
     formula = formula_hits(checked.records)
     if formula:
         state.save_checks(run_id, formula)
@@ -144,7 +137,7 @@ def _export(
     if reason is not None:
         result.exit_code, result.blocked_reason = 3, reason
         result.message = f"blocked, no file written: {reason}"
-        say(Event(school.name, "export", "blocked; no file written"))
+        run.say("export", "blocked; no file written")
         return result
 
     texts = {
@@ -153,12 +146,10 @@ def _export(
         if any(t.type == kind for t in results)
     }
     for kind, (text, rows) in texts.items():
-        target = (
-            out_dir / f"{school.urn}.{RECORD_TYPES[kind].option}.csv"
-        )  # the upload option's name
+        target = out_dir / f"{school.urn}.{RECORD_TYPES[kind].option}.csv"
         write_atomic(target, text)
         result.files.append(ExportFile(kind, target, rows))
-        say(Event(school.name, "export", f"{target}: {rows} {_plural(kind, rows)}"))
+        run.say("export", f"{target}: {rows} {_plural(kind, rows)}")
     result.exit_code = 3 if result.held else 0
     result.message = _message(result)
     return result

@@ -8,14 +8,12 @@ next `bromsync run` sends that account `update`s instead of a `create` of a seco
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
 from pathlib import Path
 
-from engine import clock
 from engine.config.school import SchoolConfig
+from engine.digest import digest
 from engine.match.people import (
     DECIDE_KINDS,
     REKEY_KINDS,
@@ -24,70 +22,13 @@ from engine.match.people import (
     match_people,
     order_rekeys,
 )
-from engine.pipeline import Options, fetch_and_check
+from engine.match.result import MatchResult
+from engine.pipeline import Options, Run, open_run, prepare
 from engine.records import OpResult, Record, natural_key
 from engine.report.match import write_match_files
-from engine.state.store import State, state_path
-from engine.targets import TARGETS, Target
-
-
-@dataclass(frozen=True)
-class MatchFiles:
-    """Where a match report was written."""
-
-    json: Path
-    markdown: Path
-
-
-@dataclass
-class MatchResult:
-    """One school's data-matching exercise, and what --apply did."""
-
-    name: str
-    urn: int
-    site_id: int
-    today: str
-    run_id: str
-    baseline: str | None  # the school's last acknowledged upload when the match was made
-    entries: list[Entry]
-    held: frozenset[str] = frozenset()  # Bromcom records today's checks hold back
-    digest: str = ""
-    apply: bool = False  # --apply was asked for
-    refused: str | None = None  # why --apply sent nothing
-    adopted: int = 0  # records already under their Bromcom ID, now recorded as uploaded
-    files: MatchFiles | None = None
-    state: Path | None = None
-    rekeys: list[Entry] = field(default_factory=list)  # certain and probable, in sending order
-
-    @property
-    def to_decide(self) -> list[Entry]:
-        return [e for e in self.entries if e.kind in DECIDE_KINDS]
-
-    @property
-    def rejected(self) -> list[Entry]:
-        return [e for e in self.rekeys if e.outcome not in (None, "applied")]
-
-    @property
-    def exit_code(self) -> int:
-        """0 nothing to decide; 3 a person must decide something, or --apply did not all go."""
-        return 3 if self.to_decide or self.refused or self.rejected else 0
-
-    @property
-    def message(self) -> str:
-        parts = [f"{len(self.rekeys)} to re-key"]
-        parts += [
-            f"{n} {kind}"
-            for kind in DECIDE_KINDS
-            if (n := sum(e.kind == kind for e in self.entries))
-        ]
-        if self.apply:
-            if self.refused:
-                parts.append("--apply refused, nothing sent")
-            else:
-                parts.append(f"{sum(e.outcome == 'applied' for e in self.rekeys)} re-keyed")
-                if self.rejected:
-                    parts.append(f"{len(self.rejected)} rejected by ParentPay")
-        return ", ".join(parts)
+from engine.state.store import State
+from engine.targets import Target
+from engine.targets.push import push_and_acknowledge
 
 
 def run_match(school: SchoolConfig, options: Options, *, apply: bool = False) -> MatchResult:
@@ -97,49 +38,52 @@ def run_match(school: SchoolConfig, options: Options, *, apply: bool = False) ->
     `apply`, re-keys the certain and probable matches in ParentPay and records them in the
     school's state. Raises a BromsyncError when Bromcom or ParentPay cannot be read or written.
     """
-    path = state_path(options.state_dir, school.urn)
-    with (
-        State(path) as state,
-        state.run(urn=school.urn, school=school.name, command="match", today=clock.today()) as log,
-    ):
-        result = _match(school, options, state, log.run_id, apply)
-        log.status = "ok" if result.exit_code == 0 else "incomplete"
-        log.baseline, log.plan_digest, log.message = result.baseline, result.digest, result.message
-    result.state = path
+    with open_run(school, options, "match") as run:
+        result = _match(run, apply)
+        run.log.status = "ok" if result.exit_code == 0 else "incomplete"
+        run.log.baseline, run.log.plan_digest = result.baseline, result.digest
+        run.log.message = result.message
+    result.state = run.state.path
     return result
 
 
-def _match(
-    school: SchoolConfig, options: Options, state: State, run_id: str, apply: bool
+def _match(run: Run, apply: bool) -> MatchResult:
+    school, state, run_id = run.config, run.state, run.run_id
+    prepared = prepare(run)
+    with closing(run.options.open_target()) as target:
+        people = target.people(school.parentpay_site_id, status="all")
+        records = [r for t in prepared.results for r in t.records]
+        entries = match_people(people, records, prepared.types)
+        result = _result(run, entries, people, prepared.held, apply)
+        out_dir = run.options.out_dir or Path("plans")
+        # Written before anything is sent, so the report exists even if ParentPay then fails.
+        result.files = write_match_files(result, out_dir)
+        if apply:
+            _apply(result, state, target)
+            result.files = write_match_files(result, out_dir)
+    state.set_match_holds(run_id, _holds(entries))
+    return result
+
+
+def _result(
+    run: Run, entries: list[Entry], people: list[Record], held: set[str], apply: bool
 ) -> MatchResult:
-    results, checked = fetch_and_check(school, options, state, run_id)
-    target = (options.target_factory or TARGETS["parentpay"])()
-    people = target.people(school.parentpay_site_id, status="all")
-    records = [r for t in results for r in t.records]
-    entries = match_people(people, records, {t.type for t in results})
     rekeys, _ = order_rekeys(
         [e for e in entries if e.kind in REKEY_KINDS], {p["mis_id"]: p for p in people}
     )
     result = MatchResult(
-        name=school.name,
-        urn=school.urn,
-        site_id=school.parentpay_site_id,
-        today=clock.today().isoformat(),
-        run_id=run_id,
-        baseline=state.baseline_id(),
+        name=run.config.name,
+        urn=run.config.urn,
+        site_id=run.config.parentpay_site_id,
+        today=run.today.isoformat(),
+        run_id=run.run_id,
+        baseline=run.state.baseline_id(),
         entries=entries,
-        held=frozenset(checked.held),
+        held=frozenset(held),
         apply=apply,
         rekeys=rekeys,
     )
     result.digest = _digest(result)
-    out_dir = options.out_dir or Path("plans")
-    # Written before anything is sent, so the report exists even if ParentPay then fails.
-    result.files = write_match_files(result, out_dir)
-    if apply:
-        _apply(result, state, target)
-        result.files = write_match_files(result, out_dir)
-    state.set_match_holds(run_id, _holds(entries))
     return result
 
 
@@ -172,8 +116,7 @@ def _digest(result: MatchResult) -> str:
         "rekeys": [e.operation() for e in result.rekeys],
         "adopt": sorted(e.old_id or "" for e in result.entries if e.kind == "already_keyed"),
     }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest(body)
 
 
 def _state_of(entry: Entry, mis_id: str) -> Record:
@@ -231,24 +174,26 @@ def _apply(result: MatchResult, state: State, target: Target) -> None:
     if not operations:
         return
 
-    def acknowledge(batch: int, batches: int, results: list[OpResult]) -> None:
-        new_states = []
+    def new_state(answer: OpResult) -> Record:
+        entry = result.rekeys[answer["index"]]
+        return _state_of(entry, entry.new_id or "")
+
+    def outcome(batch: int, batches: int, results: list[OpResult]) -> None:
         for answer in results:
             entry = result.rekeys[answer["index"]]
-            answer["operation"] = operations[answer["index"]]
-            if answer["status"] == "applied":
-                entry.outcome = "applied"
-                new_states.append(_state_of(entry, entry.new_id or ""))
-            else:
-                entry.outcome = f"rejected ({answer['code']}): {answer['message']}"
-        state.acknowledge(
-            run_id=result.run_id,
-            plan_digest=result.digest,
-            batch=batch,
-            key=results[0]["idempotency_key"],
-            upload_id=results[0]["upload_id"],
-            results=results,
-            new_states=new_states,
-        )
+            applied = answer["status"] == "applied"
+            entry.outcome = (
+                "applied" if applied else f"rejected ({answer['code']}): {answer['message']}"
+            )
 
-    target.push(result.site_id, operations, prefix, on_batch=acknowledge)
+    push_and_acknowledge(
+        target,
+        state,
+        site_id=result.site_id,
+        operations=operations,
+        key_prefix=prefix,
+        run_id=result.run_id,
+        digest=result.digest,
+        new_state=new_state,
+        on_batch=outcome,
+    )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from engine import clock
+from engine.commands.plan import compute_plan
 from engine.config.school import SchoolConfig
 from engine.errors import (
     BromcomCredentialsError,
@@ -30,9 +31,9 @@ from engine.errors import (
     MissingSecretError,
 )
 from engine.events import ignore
-from engine.pipeline import Options, compute_plan
+from engine.pipeline import Options, open_run
 from engine.pipeline import school_settings as mapping_settings
-from engine.plan.plan import consent_guard
+from engine.plan.guards import consent_guard
 from engine.records import PARENTPAY_YEAR_CODES, PLURALS
 from engine.report.checklist import (
     TITLES,
@@ -46,7 +47,6 @@ from engine.report.checklist import (
 )
 from engine.sources import SOURCES, Source, Table
 from engine.sources.extract import fetch_entities
-from engine.state.store import State, new_run_id
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import Mapping, load_mappings
 from engine.transform.transform import Transformed, transform
@@ -83,6 +83,9 @@ class _CachedSource:
         except BromcomPermissionError as exc:
             return list(exc.entities)
         return []
+
+    def close(self) -> None:
+        """The check closes the school's source itself, once every point has read it."""
 
     def fetch(self, entity: str, where: str = "") -> Table:
         if where:
@@ -135,7 +138,7 @@ class _Check:
                 if self.connect(source):
                     self.read_and_check(source)
             finally:
-                getattr(source.source, "close", lambda: None)()
+                source.source.close()
         failed = any(i.ok is False for i in self.result.items)
         self.result.exit_code = 1 if self.fatal else 3 if failed else 0
         return self.result
@@ -322,8 +325,8 @@ class _Check:
         trial_school = dataclasses.replace(self.school, options=options)
         with tempfile.TemporaryDirectory(prefix="bromsync-check-") as tmp:
             settings = Options(Path(tmp), source_factory=lambda _: source)
-            with State(Path(tmp) / "trial.duckdb") as state:
-                plan, _ = compute_plan(trial_school, settings, state, new_run_id())
+            with open_run(trial_school, settings, "check") as run:
+                plan, _ = compute_plan(run)
         self.result.trial = plan
         data = plan.data
         ops = {

@@ -1,4 +1,4 @@
-"""Plan: the reviewed unit of work (CONTRACTS 4), its guards, and its integrity digest.
+"""Plan: the reviewed unit of work (docs/plan.md) and its integrity digest.
 
 A plan names the baseline it was computed against, so `apply` can refuse it once ParentPay's
 acknowledged state has moved on, and carries a digest of its own content, so an edited plan
@@ -7,7 +7,6 @@ file is refused too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,9 +15,10 @@ from typing import Any
 
 from engine.checks.run import CheckHit
 from engine.config.school import SchoolConfig
+from engine.digest import digest
 from engine.errors import PlanError
 from engine.plan.diff import Change, empty_summary, operation_of
-from engine.records import OPS, PLURALS, Record
+from engine.records import OPS
 
 FORMAT_VERSION = 1
 
@@ -40,47 +40,6 @@ def summary_line(summary: Mapping[str, Mapping[str, int]]) -> str:
     return ", ".join(parts) if parts else "nothing to change"
 
 
-def archive_guard(
-    school: SchoolConfig, summary: Mapping[str, Mapping[str, int]], baseline: Mapping[str, Record]
-) -> str | None:
-    """Why the plan archives too many records of a type (CONTRACTS 1), or None."""
-    for kind, counts in summary.items():
-        archives = counts["archive"]
-        active = sum(1 for r in baseline.values() if r["type"] == kind and r["status"] == "active")
-        if not active or archives <= school.max_archive_count:
-            continue
-        percent = 100 * archives / active
-        if percent > school.max_archive_percent:
-            shown = f"{percent:.1f}".removesuffix(".0")
-            return (
-                f"this plan would archive {archives} of {active} {PLURALS[kind]} ({shown}%), more "
-                f"than guards.max_archive_percent ({school.max_archive_percent:g}%) and "
-                f"guards.max_archive_count ({school.max_archive_count}). A source that suddenly "
-                "returns far fewer people is far more likely broken than a real exodus: check that "
-                "every entity is still ticked for the web-service account in Bromcom, that the "
-                "lawful basis was not switched to consent, and that the fetch was not cut short. "
-                "If the leavers are real, review the plan and run again with --allow-mass-archive."
-            )
-    return None
-
-
-def consent_guard(school: SchoolConfig, counts: Mapping[str, tuple[int, int]]) -> str | None:
-    """A consent school where nobody of a type has consent (counts: type -> (kept, no_consent))."""
-    if school.lawful_basis != "consent":
-        return None
-    for kind, (kept, no_consent) in counts.items():
-        if kept == 0 and no_consent > 0:
-            return (
-                f"the school's lawful basis is consent, but none of its {no_consent} {PLURALS[kind]} "
-                f"has data processing consent, so no {PLURALS[kind]} would be uploaded and every one "
-                'already in ParentPay would be archived. In Bromcom, tick "Data processing consent '
-                "has been granted\" on each person's record (steps 11-16 of the ParentPay set-up "
-                "guide), or, if the school chose legitimate interest, set upload.lawful_basis: "
-                "legitimate_interest in the school file."
-            )
-    return None
-
-
 @dataclass(frozen=True)
 class Plan:
     """A plan as written to `<urn>.plan.json`."""
@@ -90,6 +49,34 @@ class Plan:
     @property
     def urn(self) -> int:
         return int(self.data["school"]["urn"])
+
+    @property
+    def name(self) -> str:
+        return str(self.data["school"]["name"])
+
+    @property
+    def site_id(self) -> int:
+        return int(self.data["site_id"])
+
+    @property
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Per type, how many of each operation (and unchanged)."""
+        return dict(self.data["summary"])
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        """The check results as written: name, severity, type, records, message, remediation."""
+        return list(self.data["checks"])
+
+    @property
+    def blocked_reason(self) -> str | None:
+        reason = self.data["blocked_reason"]
+        return None if reason is None else str(reason)
+
+    @property
+    def holds_back(self) -> bool:
+        """An error check held records back: they are neither planned nor pushed."""
+        return any(c["severity"] == "error" for c in self.data["checks"])
 
     @property
     def baseline(self) -> str | None:
@@ -120,9 +107,7 @@ class Plan:
 
 
 def _digest(data: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in data.items() if k != "digest"}
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest({k: v for k, v in data.items() if k != "digest"})
 
 
 def build_plan(

@@ -1,6 +1,6 @@
 """The plan report as one self-contained HTML page: inline CSS, no scripts, fonts or links out.
 
-Same content as the Markdown (both lay out engine.report_content.build_report), for a reviewer
+Same content as the Markdown (both lay out engine.report.content.build_report), for a reviewer
 who opens it in a browser or prints it. Every value from the data is escaped: names carry
 apostrophes, ampersands and, now and then, angle brackets.
 """
@@ -8,12 +8,9 @@ apostrophes, ampersands and, now and then, angle brackets.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from html import escape
 
-from engine.plan.plan import Plan
-from engine.records import Record
-from engine.report.content import BLANK, MASK, CheckView, Event, Person, Report, build_report
+from engine.report.content import BLANK, MASK, CheckView, Event, Person, Report
 
 _CSS = """
 :root { --ink: #1f2933; --muted: #5f6b7a; --line: #dde3ea; --soft: #f4f6f9; --accent: #2b5f8f;
@@ -218,9 +215,8 @@ def _footer(r: Report) -> str:
     return "<footer>\n" + "\n".join(lines) + "\n</footer>\n"
 
 
-def render_html(plan: Plan, *, people: Mapping[str, Record], show_sensitive: bool = False) -> str:
-    """The plan as a self-contained HTML page (same arguments as render_markdown)."""
-    r = build_report(plan, people=people, show_sensitive=show_sensitive)
+def render_html(r: Report) -> str:
+    """The plan's report as a self-contained HTML page."""
     body = [_header(r), _nav(r)]
     if not r.sections:
         body.append("<p>Nothing to change: ParentPay already matches Bromcom.</p>\n")

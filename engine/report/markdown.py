@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from engine.plan.plan import Plan
-from engine.records import Record
-from engine.report.content import CheckView, Person, build_report
+from engine.report.content import CheckView, Person, Report
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`|<>[]"})
 
@@ -53,11 +49,8 @@ def _md_check(c: CheckView) -> list[str]:
     ]
 
 
-def render_markdown(
-    plan: Plan, *, people: Mapping[str, Record], show_sensitive: bool = False
-) -> str:
-    """The plan as Markdown. `people` names records by mis_id (today's records and the baseline)."""
-    r = build_report(plan, people=people, show_sensitive=show_sensitive)
+def render_markdown(r: Report) -> str:
+    """The plan's report as Markdown."""
     out = [f"# {md(r.school)}: sync plan", "", f"**{r.summary}**", ""]
     out += [f"{r.date} · URN {r.urn} · ParentPay site {r.site_id} · {r.baseline_note}", ""]
     if r.blocked_reason:

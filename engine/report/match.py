@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.match.people import KINDS, Entry, display_name
+from engine.match.result import MatchFiles, MatchResult
 from engine.records import PLURALS, TYPES, Record
-
-if TYPE_CHECKING:
-    from engine.commands.match import MatchFiles, MatchResult
 
 _SHOWN = ("forename", "surname", "legal_forename", "legal_surname", "dob", "year_code", "email")
 _KIND_ROWS = {
@@ -101,7 +99,6 @@ def match_json(result: MatchResult) -> dict[str, Any]:
 
 def write_match_files(result: MatchResult, out_dir: Path) -> MatchFiles:
     """`<urn>.match.json` and `<urn>.match.md` in `out_dir`."""
-    from engine.commands.match import MatchFiles
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = MatchFiles(out_dir / f"{result.urn}.match.json", out_dir / f"{result.urn}.match.md")

@@ -46,6 +46,10 @@ class Source(Protocol):
         """All rows of `entity` (resolved case-insensitively), optionally filtered."""
         ...
 
+    def close(self) -> None:
+        """Release the connection; the source is not used after."""
+        ...
+
 
 # A factory builds a school's source; keyword options (e.g. record_dir) are source-specific.
 SourceFactory = Callable[..., Source]

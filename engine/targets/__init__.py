@@ -53,6 +53,10 @@ class Target(Protocol):
         """Apply `operations` in order; `key_prefix` makes a re-run replay instead of re-apply."""
         ...
 
+    def close(self) -> None:
+        """Release the connection; the target is not used after."""
+        ...
+
 
 # A target is configured from the environment (CONTRACTS 2), the same for every school; the
 # school only supplies the site id at call time.

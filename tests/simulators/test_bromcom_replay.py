@@ -16,9 +16,11 @@ import pytest
 import requests
 from lxml import etree
 
+from engine.commands.plan import plan_school
+from engine.commands.result import SchoolResult
 from engine.config.school import SchoolConfig, load_school
 from engine.errors import BromcomCredentialsError, BromcomFault
-from engine.pipeline import Options, SchoolResult, plan_school
+from engine.pipeline import Options
 from simulators.bromcom import Fault, ReplayError, ReplaySimulator
 from tests.conftest import FIXTURE_PASSWORD, Stack
 

@@ -6,16 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from engine.commands.batch import overall_exit_code, pick_shard
-from engine.errors import ConfigError
+from engine.commands.batch import pick_shard
+from engine.errors import ConfigError, ExitCode
 
 
 @pytest.mark.parametrize(
     ("codes", "expected"),
-    [([], 0), ([0, 0], 0), ([0, 3], 3), ([3, 1, 0], 1), ([1, 3], 1), ([0, 3, 3], 3)],
+    [
+        ([], 0),
+        ([0, 0], 0),
+        ([0, 3], 3),
+        ([3, 1, 0], 1),
+        ([1, 3], 1),
+        ([0, 3, 3], 3),
+        ([1, 2, 3], 2),
+        ([0, 130], 1),
+    ],
 )
-def test_one_outranks_three_which_outranks_zero(codes: list[int], expected: int) -> None:
-    assert overall_exit_code(codes) == expected
+def test_two_outranks_one_which_outranks_three_which_outranks_zero(
+    codes: list[int], expected: int
+) -> None:
+    assert ExitCode.worst(codes) == expected
 
 
 def test_shards_split_the_files_round_robin_and_cover_them_once() -> None:

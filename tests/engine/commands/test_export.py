@@ -20,8 +20,9 @@ from engine.commands.export import (
     summary_line,
     write_atomic,
 )
+from engine.commands.run import run_school
 from engine.config.school import load_school
-from engine.pipeline import Options, run_school
+from engine.pipeline import Options
 from tests.conftest import SITE_ID, Stack
 
 BOM = "\ufeff"

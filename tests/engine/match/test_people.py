@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from engine.commands.match import MatchResult, run_match
+from engine.commands.match import run_match
+from engine.commands.run import run_school
 from engine.config.school import load_school
 from engine.match.people import Entry, match_people, name_key, order_rekeys
-from engine.pipeline import Options, run_school
+from engine.match.result import MatchResult
+from engine.pipeline import Options
 from engine.records import RECORD_FIELDS
 from engine.report.match import render_match_summary
 from engine.targets import TARGETS
@@ -230,6 +232,9 @@ def test_a_rekey_onto_an_id_taken_meanwhile_is_reported(seeded: Stack) -> None:
                 SITE_ID, [person("1001", forename="Alex", surname="Whitfield", dob="2018-01-15")]
             )
             return self.client.push(site_id, operations, key_prefix, on_batch)
+
+        def close(self) -> None:
+            self.client.close()
 
     result = match(seeded, apply=True, target_factory=Racing)
 

@@ -231,20 +231,23 @@ def html_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.mark.parametrize("show_sensitive", [False, True], ids=["masked", "shown"])
 def test_markdown_snapshot(show_sensitive: bool, raw: SnapshotAssertion) -> None:
     plan, people = make_plan()
-    assert render_markdown(plan, people=people, show_sensitive=show_sensitive) == raw
+    assert render_markdown(build_report(plan, people=people, show_sensitive=show_sensitive)) == raw
 
 
 @pytest.mark.parametrize("show_sensitive", [False, True], ids=["masked", "shown"])
 def test_html_snapshot(show_sensitive: bool, html_snapshot: SnapshotAssertion) -> None:
     plan, people = make_plan()
-    assert render_html(plan, people=people, show_sensitive=show_sensitive) == html_snapshot
+    assert (
+        render_html(build_report(plan, people=people, show_sensitive=show_sensitive))
+        == html_snapshot
+    )
 
 
 def test_blocked_markdown_snapshot(raw: SnapshotAssertion) -> None:
     plan, people = make_plan(
         blocked="this plan would archive 40 of 100 pupils (40%); check <the fetch> & consent"
     )
-    assert render_markdown(plan, people=people) == raw
+    assert render_markdown(build_report(plan, people=people)) == raw
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -339,7 +342,7 @@ def test_sections_run_in_year_order_then_staff_then_preadmissions() -> None:
 
 def test_new_starters_are_one_compact_table() -> None:
     plan, people = make_plan()
-    markdown = render_markdown(plan, people=people)
+    markdown = render_markdown(build_report(plan, people=people))
     year4 = markdown.split("## Year 4")[1].split("\n## ")[0]
     assert (
         "| ID | Name | Class | Born | Payer email | Payer mobile | Free meals | Dietary needs |"
@@ -356,8 +359,8 @@ SENSITIVE_VALUES = ("Nut Allergy", "Coeliac", "2025-04-01", "2026-11-01", "2027-
 @pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
 def test_masked_report_shows_no_sensitive_value_nor_fsm_direction(render: Any) -> None:
     plan, people = make_plan()
-    masked = render(plan, people=people)
-    shown = render(plan, people=people, show_sensitive=True)
+    masked = render(build_report(plan, people=people))
+    shown = render(build_report(plan, people=people, show_sensitive=True))
     for value in SENSITIVE_VALUES:
         assert value not in masked
         assert value in shown
@@ -396,7 +399,7 @@ def tricky_plan() -> tuple[Plan, dict[str, Any]]:
 
 def test_html_escapes_every_value_from_the_data() -> None:
     plan, people = tricky_plan()
-    page = render_html(plan, people=people)
+    page = render_html(build_report(plan, people=people))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "O&#x27;Brien &amp; [Sons](https://example.com) | Ltd" in page
     assert "4&lt;B&gt;" in page and "<code>&lt;i&gt;</code>" in page
@@ -405,14 +408,14 @@ def test_html_escapes_every_value_from_the_data() -> None:
 
 def test_html_is_self_contained() -> None:
     plan, people = make_plan()
-    page = render_html(plan, people=people)
+    page = render_html(build_report(plan, people=people))
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert not re.search(r"<(script|link|img|iframe)\b|https?://|url\(|@import", page)
 
 
 def test_markdown_escapes_table_pipes_links_and_tags() -> None:
     plan, people = tricky_plan()
-    markdown = render_markdown(plan, people=people)
+    markdown = render_markdown(build_report(plan, people=people))
     row = next(line for line in markdown.splitlines() if line.startswith("| 1 |"))
     assert row.count(" | ") == 7  # eight cells: the pipe in the surname does not split one
     assert r"\<script\>alert(1)\</script\> O'Brien & \[Sons\](https://example.com) \| Ltd" in row
@@ -422,7 +425,7 @@ def test_markdown_escapes_table_pipes_links_and_tags() -> None:
 @pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
 def test_blocked_plan_opens_with_the_blocked_box(render: Any) -> None:
     plan, people = make_plan(blocked="this plan would archive 40 of 100 pupils (40%)")
-    text = render(plan, people=people)
+    text = render(build_report(plan, people=people))
     box = text.index("Blocked: nothing will be pushed")
     assert text.index("This plan would archive 40 of 100 pupils (40%)") > box
     assert box < text.index("Nursery N1") and "refuses it" in text
@@ -432,7 +435,7 @@ def test_blocked_plan_opens_with_the_blocked_box(render: Any) -> None:
 @pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
 def test_unblocked_plan_has_no_box_and_says_how_to_apply(render: Any) -> None:
     plan, people = make_plan()
-    text = render(plan, people=people)
+    text = render(build_report(plan, people=people))
     assert "Blocked" not in text
     assert "bromsync apply 100001.plan.json" in text
 
@@ -440,8 +443,10 @@ def test_unblocked_plan_has_no_box_and_says_how_to_apply(render: Any) -> None:
 def test_a_plan_with_nothing_to_change_says_so() -> None:
     plan = build_plan(school=SCHOOL, run_id="r", today="2026-11-28", baseline_id="u1", changes=[], summary=None,
                       checks=[], no_consent=0, left_out={}, blocked_reason=None)  # fmt: skip
-    markdown = render_markdown(plan, people={})
+    markdown = render_markdown(build_report(plan, people={}))
     assert markdown.startswith("# Oakfield Primary School: sync plan\n\n**Nothing to change**\n")
     assert "Nothing to change: ParentPay already matches Bromcom." in markdown
     assert "## Checks" not in markdown and "## Left out" not in markdown
-    assert "Nothing to change: ParentPay already matches Bromcom." in render_html(plan, people={})
+    assert "Nothing to change: ParentPay already matches Bromcom." in render_html(
+        build_report(plan, people={})
+    )

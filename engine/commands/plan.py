@@ -1,0 +1,77 @@
+"""`bromsync plan`: fetch, map, stage, check and diff one school; write the plan files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
+from engine.config.school import SchoolConfig
+from engine.pipeline import Options, Run, prepare
+from engine.plan.diff import diff
+from engine.plan.guards import archive_guard, consent_guard
+from engine.plan.plan import Plan, PlanFiles, build_plan, write_plan
+from engine.plan.rejections import skip_known_rejections
+from engine.records import Record
+from engine.report.content import build_report
+from engine.report.html import render_html
+from engine.report.markdown import render_markdown
+
+
+def plan_school(school: SchoolConfig, options: Options) -> SchoolResult:
+    """`bromsync plan` for one school: writes the plan files, pushes nothing."""
+    return for_school(school, options, "plan", _plan_only)
+
+
+def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
+    """Fetch, map, stage, check and diff one school; the plan, and who is who for its report.
+
+    Writes the run's raw rows, records and check results to its state; pushes nothing. The
+    second value maps every mis_id the plan may name (today's records, held ones included,
+    and the baseline) to its record, so the report can name people.
+    """
+    school, state = run.config, run.state
+    prepared = prepare(run)
+    baseline = state.uploaded()
+    changes, summary = diff(prepared.records, baseline, types=prepared.types, held=prepared.held)
+    changes, refused = skip_known_rejections(changes, summary, state.rejections())
+    results = prepared.results
+    reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
+    if reason is None and not run.options.allow_mass_archive:
+        reason = archive_guard(school, summary, baseline)
+    plan = build_plan(
+        school=school,
+        run_id=run.run_id,
+        today=run.today.isoformat(),
+        baseline_id=state.baseline_id(),
+        changes=changes,
+        summary=summary,
+        checks=[*prepared.hits, *refused],
+        no_consent=sum(t.no_consent for t in results),
+        left_out={t.type: t.left_out for t in results},
+        blocked_reason=reason,
+    )
+    people: dict[str, Record] = {**baseline, **{r["mis_id"]: r for t in results for r in t.records}}
+    run.say("plan", f"{len(changes)} changes" + (" (blocked)" if reason else ""))
+    return plan, people
+
+
+def write_plan_files(
+    plan: Plan, people: dict[str, Record], out_dir: Path, *, show_sensitive: bool
+) -> PlanFiles:
+    """The plan's JSON, and its report (built once) as Markdown and as a self-contained page."""
+    report = build_report(plan, people=people, show_sensitive=show_sensitive)
+    return write_plan(plan, out_dir, markdown=render_markdown(report), html=render_html(report))
+
+
+def _plan_only(run: Run) -> SchoolResult:
+    plan, people = compute_plan(run)
+    out_dir = run.options.out_dir or Path("plans")
+    files = write_plan_files(plan, people, out_dir, show_sensitive=run.options.show_sensitive)
+    return SchoolResult(
+        run.school.name,
+        run.school.urn,
+        plan_exit_code(plan),
+        plan_message(plan),
+        plan=plan,
+        plan_files=files,
+    )
