@@ -6,7 +6,10 @@ renders the result. The engine never prints; it reports through events and resul
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
+import platform
 import sys
 import tempfile
 import traceback
@@ -43,22 +46,73 @@ def _guarded(body: Callable[[], int]) -> int:
         return _fail(exc)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception:  # noqa: BLE001 - the boundary is meant to catch everything
-        fd, name = tempfile.mkstemp(prefix="bromsync-crash-", suffix=".log")
-        with os.fdopen(fd, "w") as log:
-            traceback.print_exc(file=log)
+        name = _crash_log()
         click.secho(
             f"bromsync failed unexpectedly; the traceback was written to {name}. "
             "Please send that file to the bromsync maintainers.",
             fg="red",
             err=True,
         )
-        return 1
+        return ExitCode.FAILED
 
 
-def _finish(code: int) -> None:
-    sys.exit(code)
+def _returns_code(func: Callable[..., int]) -> Callable[..., None]:
+    """Run a command's body inside the error boundary and exit with the code it returns."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> None:
+        sys.exit(_guarded(lambda: func(*args, **kwargs)))
+
+    return command
+
+
+# Options several commands share, declared once.
+STATE_DIR = click.option(
+    "--state-dir",
+    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
+)
+SHOW_SENSITIVE = click.option(
+    "--show-sensitive",
+    is_flag=True,
+    help="Show dietary and free-meal values in the reports (masked as *** by default).",
+)
+RECORD = click.option(
+    "--record",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
+    "`bromsync simulate bromcom --replay`.",
+)
+FETCH_JOBS = click.option(
+    "--fetch-jobs",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Bromcom entities fetched at once for one school.",
+)
+ALLOW_MASS_ARCHIVE = click.option(
+    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
+)
+PORT = click.option(
+    "--port", default=0, show_default=True, help="Port to listen on (0: any free port)."
+)
+
+
+def _crash_log() -> str:
+    """Write the traceback as a bug report (version, platform, command) and return its path."""
+    fd, name = tempfile.mkstemp(prefix="bromsync-crash-", suffix=".log")
+    try:
+        version = importlib.metadata.version("bromsync")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown (not installed)"
+    with os.fdopen(fd, "w") as log:
+        log.write(f"bromsync {version}\n")
+        log.write(f"python {platform.python_version()} on {platform.platform()}\n")
+        log.write(f"command: bromsync {' '.join(sys.argv[1:])}\n\n")
+        traceback.print_exc(file=log)
+    return name
 
 
 @click.group(context_settings=CONTEXT)
@@ -74,57 +128,56 @@ def cli() -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: tuple[Path, ...]) -> None:
+@_returns_code
+def validate(files: tuple[Path, ...]) -> int:
     """Check school files, mappings and check packs; print every problem as path:line:col: message.
 
     For each school file, the mappings of its upload options and the check packs are checked
     too. Exit 0 when everything is valid, 2 otherwise.
     """
+    from engine.commands.validate import validate_files
 
-    def body() -> int:
-        from engine.commands.validate import validate_files
-
-        problems, checked = validate_files(list(files))
-        for problem in problems:
-            click.echo(str(problem))
-        given = f"{len(files)} file{'s' if len(files) != 1 else ''}"
-        extra = checked - len(files)
-        also = f" and the {extra} mapping and check files they use" if extra else ""
-        if problems:
-            found = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-            click.echo(f"{found} in {given}{also}", err=True)
-            return 2
-        click.echo(f"valid: {given}{also}", err=True)
-        return 0
-
-    _finish(_guarded(body))
+    problems, checked = validate_files(list(files))
+    for problem in problems:
+        click.echo(str(problem))
+    given = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    extra = checked - len(files)
+    also = f" and the {extra} mapping and check files they use" if extra else ""
+    if problems:
+        found = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        click.echo(f"{found} in {given}{also}", err=True)
+        return 2
+    click.echo(f"valid: {given}{also}", err=True)
+    return 0
 
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option(
-        "--state-dir",
-        help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-    )(func)
-    func = click.option(
-        "--show-sensitive",
-        is_flag=True,
-        help="Show dietary and free-meal values in the reports (masked as *** by default).",
-    )(func)
-    func = click.option(
-        "--record",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Save Bromcom's raw responses here (credentials scrubbed), to replay with "
-        "`bromsync simulate bromcom --replay`.",
-    )(func)
-    func = click.option(
-        "--fetch-jobs",
-        default=4,
-        show_default=True,
-        type=click.IntRange(1, 16),
-        help="Bromcom entities fetched at once for one school.",
-    )(func)
+    """The options of every command that fetches from Bromcom and plans."""
+    for option in (FETCH_JOBS, RECORD, SHOW_SENSITIVE, STATE_DIR):
+        func = option(func)
     return func
+
+
+def _sync_options(
+    state_dir: str | None,
+    out_dir: Path | None,
+    show_sensitive: bool,
+    allow_mass_archive: bool,
+    record: Path | None,
+    fetch_jobs: int,
+) -> Any:
+    """The Options of `plan` and `run`, from the flags they share."""
+    from engine.pipeline import Options
+
+    return Options(
+        state_dir=_state_dir(state_dir),
+        out_dir=out_dir,
+        show_sensitive=show_sensitive,
+        allow_mass_archive=allow_mass_archive,
+        on_event=_echo_event,
+        record_dir=record,
+        fetch_jobs=fetch_jobs,
+    )
 
 
 def _load_schools(files: Sequence[Path]) -> list[Any]:
@@ -165,24 +218,21 @@ def _report(results: Sequence[Any]) -> int:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
-def check(file: Path) -> None:
+@_returns_code
+def check(file: Path) -> int:
     """The set-up test of a school before it goes live; pushes nothing.
 
     A checklist: the password variable, the URL, credentials, every entity the upload options
     need, year codes and UFSM years, consent, then a trial pupil plan. Each failure says what to
     change and where. Exit 0 ready to go live, 3 something to fix, 1 it could not run at all.
     """
+    from engine.commands.setup_check import run_setup_check
+    from engine.config.school import load_school
+    from engine.report.checklist import render_checklist
 
-    def body() -> int:
-        from engine.commands.setup_check import run_setup_check
-        from engine.config.school import load_school
-        from engine.report.checklist import render_checklist
-
-        result = run_setup_check(load_school(file))
-        click.echo(render_checklist(result))
-        return result.exit_code
-
-    _finish(_guarded(body))
+    result = run_setup_check(load_school(file))
+    click.echo(render_checklist(result))
+    return result.exit_code
 
 
 @cli.command(context_settings=CONTEXT)
@@ -195,10 +245,9 @@ def check(file: Path) -> None:
     type=click.Path(path_type=Path),
     help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.",
 )
-@click.option(
-    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
-)
+@ALLOW_MASS_ARCHIVE
 @_common_options
+@_returns_code
 def plan(
     files: tuple[Path, ...],
     out_dir: Path,
@@ -207,39 +256,26 @@ def plan(
     show_sensitive: bool,
     record: Path | None,
     fetch_jobs: int,
-) -> None:
+) -> int:
     """Fetch from Bromcom, check and diff; write each school's plan. Pushes nothing.
 
     Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
     failed; 2 bad configuration.
     """
+    from engine.commands.batch import run_schools
 
-    def body() -> int:
-        from engine.commands.batch import run_schools
-        from engine.pipeline import Options
-
-        schools = _load_schools(files)
-        options = Options(
-            state_dir=_state_dir(state_dir),
-            out_dir=out_dir,
-            show_sensitive=show_sensitive,
-            allow_mass_archive=allow_mass_archive,
-            on_event=_echo_event,
-            record_dir=record,
-            fetch_jobs=fetch_jobs,
-        )
-        return _report(run_schools(schools, options, command="plan"))
-
-    _finish(_guarded(body))
+    schools = _load_schools(files)
+    options = _sync_options(
+        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
+    )
+    return _report(run_schools(schools, options, command="plan"))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("planfile", type=click.Path(path_type=Path))
-@click.option(
-    "--state-dir",
-    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-)
-def apply(planfile: Path, state_dir: str | None) -> None:
+@STATE_DIR
+@_returns_code
+def apply(planfile: Path, state_dir: str | None) -> int:
     """Push exactly the changes of PLANFILE to ParentPay.
 
     Refused if the plan was edited, was blocked, or its baseline is no longer the school's last
@@ -247,17 +283,11 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
     1 ParentPay failed; 2 the plan cannot be applied (stale, edited, missing) or bad configuration.
     """
+    from engine.commands.apply import apply_plan
+    from engine.pipeline import Options
 
-    def body() -> int:
-        from engine.commands.apply import apply_plan
-        from engine.pipeline import Options
-
-        result = apply_plan(
-            planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event)
-        )
-        return _report([result])
-
-    _finish(_guarded(body))
+    result = apply_plan(planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event))
+    return _report([result])
 
 
 @cli.command(context_settings=CONTEXT)
@@ -275,9 +305,7 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     metavar="I/N",
     help="Only the I-th of N shares of the files (1-based), for CI fan-out.",
 )
-@click.option(
-    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
-)
+@ALLOW_MASS_ARCHIVE
 @click.option(
     "--out",
     "out_dir",
@@ -286,6 +314,7 @@ def apply(planfile: Path, state_dir: str | None) -> None:
     help="Also write each plan here.",
 )
 @_common_options
+@_returns_code
 def run(
     files: tuple[Path, ...],
     jobs: int,
@@ -296,31 +325,20 @@ def run(
     show_sensitive: bool,
     record: Path | None,
     fetch_jobs: int,
-) -> None:
+) -> int:
     """Plan and apply each school; one school's failure does not stop the others.
 
     Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
     2 bad configuration (nothing runs). Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
     """
+    from engine.commands.batch import pick_shard, run_schools
 
-    def body() -> int:
-        from engine.commands.batch import pick_shard, run_schools
-        from engine.pipeline import Options
-
-        chosen = pick_shard(list(files), shard)
-        schools = _load_schools(chosen)
-        options = Options(
-            state_dir=_state_dir(state_dir),
-            out_dir=out_dir,
-            show_sensitive=show_sensitive,
-            allow_mass_archive=allow_mass_archive,
-            on_event=_echo_event,
-            record_dir=record,
-            fetch_jobs=fetch_jobs,
-        )
-        return _report(run_schools(schools, options, command="run", jobs=jobs))
-
-    _finish(_guarded(body))
+    chosen = pick_shard(list(files), shard)
+    schools = _load_schools(chosen)
+    options = _sync_options(
+        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
+    )
+    return _report(run_schools(schools, options, command="run", jobs=jobs))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -336,11 +354,9 @@ def run(
 @click.option(
     "--apply", "apply_", is_flag=True, help="Re-key the certain and probable matches in ParentPay."
 )
-@click.option(
-    "--state-dir",
-    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-)
-def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> None:
+@STATE_DIR
+@_returns_code
+def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> int:
     """The data-matching exercise: match records already in ParentPay to Bromcom IDs.
 
     Pupils by UPN, otherwise by name and date of birth; writes a match report to review
@@ -348,19 +364,15 @@ def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> Non
     account and its balance. Exit 0 nothing to decide; 3 a person must decide something, or
     --apply was refused or rejected.
     """
+    from engine.commands.match import run_match
+    from engine.config.school import load_school
+    from engine.pipeline import Options
+    from engine.report.match import render_match_summary
 
-    def body() -> int:
-        from engine.commands.match import run_match
-        from engine.config.school import load_school
-        from engine.pipeline import Options
-        from engine.report.match import render_match_summary
-
-        options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, on_event=_echo_event)
-        result = run_match(load_school(file), options, apply=apply_)
-        click.echo(render_match_summary(result))
-        return result.exit_code
-
-    _finish(_guarded(body))
+    options = Options(state_dir=_state_dir(state_dir), out_dir=out_dir, on_event=_echo_event)
+    result = run_match(load_school(file), options, apply=apply_)
+    click.echo(render_match_summary(result))
+    return result.exit_code
 
 
 @cli.command(context_settings=CONTEXT)
@@ -377,67 +389,50 @@ def match(file: Path, out_dir: Path, apply_: bool, state_dir: str | None) -> Non
     is_flag=True,
     help="Write the files even if uploading them would archive many records.",
 )
-@click.option(
-    "--state-dir",
-    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-)
-@click.option(
-    "--fetch-jobs",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 16),
-    help="Bromcom entities fetched at once.",
-)
+@STATE_DIR
+@FETCH_JOBS
+@_returns_code
 def export(
     file: Path, out_dir: Path, allow_mass_archive: bool, state_dir: str | None, fetch_jobs: int
-) -> None:
+) -> int:
     """Write ParentPay manual-upload CSV files of the school's current data; pushes nothing.
 
     The same records a plan would send: fetched from Bromcom, mapped and checked, with records
     held back by a check left out and listed (docs/export.md). Exit 0 written, 3 records held
     back or blocked, 1 Bromcom failed, 2 bad configuration.
     """
+    from engine.commands.export import detail_lines, export_school, summary_line
+    from engine.config.school import load_school
+    from engine.pipeline import Options
 
-    def body() -> int:
-        from engine.commands.export import detail_lines, export_school, summary_line
-        from engine.config.school import load_school
-        from engine.pipeline import Options
-
-        options = Options(
-            state_dir=_state_dir(state_dir),
-            allow_mass_archive=allow_mass_archive,
-            on_event=_echo_event,
-            fetch_jobs=fetch_jobs,
-        )
-        result = export_school(load_school(file), out_dir, options)
-        click.echo(summary_line(result))
-        for line in detail_lines(result):
-            click.echo(f"    {line}")
-        return result.exit_code
-
-    _finish(_guarded(body))
+    options = Options(
+        state_dir=_state_dir(state_dir),
+        allow_mass_archive=allow_mass_archive,
+        on_event=_echo_event,
+        fetch_jobs=fetch_jobs,
+    )
+    result = export_school(load_school(file), out_dir, options)
+    click.echo(summary_line(result))
+    for line in detail_lines(result):
+        click.echo(f"    {line}")
+    return result.exit_code
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("query")
-@click.option(
-    "--state-dir",
-    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-)
-def sql(file: Path, query: str, state_dir: str | None) -> None:
+@STATE_DIR
+@_returns_code
+def sql(file: Path, query: str, state_dir: str | None) -> int:
     """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
+    from engine.config.school import load_school
+    from engine.report.terminal import render_table
+    from engine.state.query import query_state
 
-    def body() -> int:
-        from engine.config.school import load_school
-        from engine.state.views import query_state
-
-        school = load_school(file)
-        columns, rows = query_state(_state_dir(state_dir), school.urn, query)
-        click.echo(_table(columns, rows))
-        return 0
-
-    _finish(_guarded(body))
+    school = load_school(file)
+    columns, rows = query_state(_state_dir(state_dir), school.urn, query)
+    click.echo(render_table(columns, rows))
+    return 0
 
 
 @cli.command("sql-all", context_settings=CONTEXT)
@@ -449,38 +444,21 @@ def sql(file: Path, query: str, state_dir: str | None) -> None:
     type=int,
     help="Only this school (repeatable); default every school.",
 )
-@click.option(
-    "--state-dir",
-    help="Where each school's DuckDB state lives [env BROMSYNC_STATE_DIR, default ./state].",
-)
-def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> None:
+@STATE_DIR
+@_returns_code
+def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> int:
     """Run QUERY across every school's state at once (read-only) and print a table.
 
     Each school is attached as s_<urn>; all_<view> views (all_current_pupils, all_runs,
     all_check_results...) put every school's rows together with a urn column. See
     docs/analysts.md.
     """
+    from engine.report.terminal import render_table
+    from engine.state.query import query_all
 
-    def body() -> int:
-        from engine.state.views import query_all
-
-        columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
-        click.echo(_table(columns, rows))
-        return 0
-
-    _finish(_guarded(body))
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-
-    def line(values: Sequence[str]) -> str:
-        return " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    out = [line(columns), "-+-".join("-" * w for w in widths), *(line(r) for r in cells)]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(out)
+    columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
+    click.echo(render_table(columns, rows))
+    return 0
 
 
 @cli.command(context_settings=CONTEXT)
@@ -500,20 +478,13 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     type=click.Choice(["tiny", "primary", "secondary"]),
     help="tiny: 12 pupils; primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, ~180 staff.",
 )
-@click.option(
-    "--show-sensitive", is_flag=True, help="Show dietary and free-meal values in the report."
-)
-def demo(workdir: Path, seed: int, size: str, show_sensitive: bool) -> None:
+@SHOW_SENSITIVE
+@_returns_code
+def demo(workdir: Path, seed: int, size: str, show_sensitive: bool) -> int:
     """Generate a school, start both simulators on loopback, sync it, and print the report."""
+    from simulators.demo import run_demo
 
-    def body() -> int:
-        from simulators.demo import run_demo
-
-        return run_demo(
-            workdir, seed=seed, size=size, show_sensitive=show_sensitive, echo=click.echo
-        )
-
-    _finish(_guarded(body))
+    return run_demo(workdir, seed=seed, size=size, show_sensitive=show_sensitive, echo=click.echo)
 
 
 @cli.group(context_settings=CONTEXT)
@@ -534,25 +505,22 @@ def simulate() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Serve the responses a run saved with --record, instead of a dataset.",
 )
-@click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
-def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) -> None:
+@PORT
+@_returns_code
+def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) -> int:
     """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder or a recording."""
+    from simulators.bromcom import ReplayError, serve, serve_replay
 
-    def body() -> int:
-        from simulators.bromcom import ReplayError, serve, serve_replay
-
-        if (data_dir is None) == (replay_dir is None):
-            raise ConfigError("give exactly one of --data DIR or --replay DIR")
-        try:
-            if replay_dir is not None:
-                serve_replay(replay_dir, port)
-            elif data_dir is not None:
-                serve(data_dir, port)
-        except (ReplayError, ValueError) as exc:
-            raise ConfigError(str(exc)) from exc
-        return 0
-
-    _finish(_guarded(body))
+    if (data_dir is None) == (replay_dir is None):
+        raise ConfigError("give exactly one of --data DIR or --replay DIR")
+    try:
+        if replay_dir is not None:
+            serve_replay(replay_dir, port)
+        elif data_dir is not None:
+            serve(data_dir, port)
+    except (ReplayError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return 0
 
 
 @simulate.command("parentpay", context_settings=CONTEXT)
@@ -563,30 +531,25 @@ def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) 
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder where the simulator keeps its records (created if missing).",
 )
-@click.option("--port", default=0, show_default=True, help="Port to listen on (0: any free port).")
+@PORT
 @click.option(
     "--token",
     default=None,
     help="Bearer token to accept [env BROMSYNC_PARENTPAY_TOKEN, default 'demo-token'].",
 )
 @click.option("--site", "sites", multiple=True, type=int, help="A site id to serve (repeatable).")
-def simulate_parentpay(
-    data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]
-) -> None:
-    """Serve the ParentPay People API (CONTRACTS 5), persisted in --data."""
+@_returns_code
+def simulate_parentpay(data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]) -> int:
+    """Serve the ParentPay People API (docs/parentpay-api.md), persisted in --data."""
+    from simulators.parentpay import serve
 
-    def body() -> int:
-        from simulators.parentpay import serve
-
-        serve(
-            data_dir,
-            port,
-            token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token",
-            sites,
-        )
-        return 0
-
-    _finish(_guarded(body))
+    serve(
+        data_dir,
+        port,
+        token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token",
+        sites,
+    )
+    return 0
 
 
 def main() -> None:

@@ -15,14 +15,12 @@ from engine.commands.export import (
     HeldRecord,
     detail_lines,
     export_school,
-    formula_like,
-    render_csv,
     summary_line,
-    write_atomic,
 )
 from engine.commands.run import run_school
 from engine.config.school import load_school
 from engine.pipeline import Options
+from engine.targets.manual_upload import formula_like, render_csv, write_atomic
 from tests.conftest import SITE_ID, Stack
 
 BOM = "\ufeff"

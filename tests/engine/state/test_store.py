@@ -14,7 +14,7 @@ from engine.errors import StateError
 from engine.records import Record
 from engine.sources import Table
 from engine.state.store import State, state_path
-from engine.state.views import query_state
+from engine.state.query import query_state
 
 URN = 100001
 TODAY = dt.date(2026, 11, 28)
