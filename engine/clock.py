@@ -1,4 +1,4 @@
-"""Today's date, which BROMSYNC_TODAY may replace everywhere (CONTRACTS 2)."""
+"""Today's date, which BROMSYNC_TODAY may replace everywhere (docs/school-file.md)."""
 
 from __future__ import annotations
 

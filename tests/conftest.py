@@ -61,7 +61,7 @@ def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any connection or name lookup that is not loopback (STYLE.md, "Fakes, not mocks")."""
+    """Fail any connection or name lookup that is not loopback (CONTRIBUTING.md, "Fakes, not mocks")."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
@@ -69,7 +69,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 class RawText(SingleFileSnapshotExtension):
-    """One readable text file per snapshot (STYLE.md, "golden cases as files")."""
+    """One readable text file per snapshot (CONTRIBUTING.md, "golden cases as files")."""
 
     file_extension = "raw"
     _write_mode = WriteMode.TEXT
@@ -85,7 +85,7 @@ def raw(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_TODAY = "2026-11-28"
 # The school-file values mapping expressions read with setting() (engine.pipeline.school_settings),
-# for the fixture school: CONTRACTS 1's defaults, UFSM years R-2 and Nut Allergy allowed.
+# for the fixture school: docs/school-file.md's defaults, UFSM years R-2 and Nut Allergy allowed.
 FIXTURE_SETTINGS: dict[str, Any] = {
     "lawful_basis": "legitimate_interest",
     "include_enrolment_statuses": ["C", "M"],

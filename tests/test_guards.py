@@ -1,4 +1,4 @@
-"""The archive and consent guards of CONTRACTS 1 and 3: blocked plans push nothing, exit 3."""
+"""The archive and consent guards of docs/school-file.md and 3: blocked plans push nothing, exit 3."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ _TEMP_TABLES = (
     "school_settings",
     "parentpay_year_codes",
 )
-# England's cohort rule (PARENTPAY.md): a school year runs 1 September to 31 August, and a
+# England's cohort rule (docs/rules.md): a school year runs 1 September to 31 August, and a
 # Reception child is 4 on the 31 August before it began; Year N is 4 + N, N2 is 3 and N1 is 2.
 _MACROS = {
     "cohort_date": "(d) AS make_date(year(d) - CASE WHEN month(d) >= 9 THEN 0 ELSE 1 END, 8, 31)",

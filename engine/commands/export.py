@@ -1,7 +1,7 @@
 """Export: the ParentPay manual-upload CSV files of a school's current data (`bromsync export`).
 
 Without an integration, a school uploads CSV files by hand with ParentPay's MIS Sync and maps
-their columns to ParentPay's fields (PARENTPAY.md). This module writes those files from the
+their columns to ParentPay's fields (docs/rules.md). This module writes those files from the
 same fetch, mappings and SQL checks as `plan`, so a file never carries a record the plan would
 hold back. It never contacts ParentPay. The file format, and why, is in docs/export.md.
 
@@ -52,7 +52,7 @@ class HeldRecord:
 
 @dataclass
 class ExportResult:
-    """What `export_school` did for one school; exit_code follows `plan` (CONTRACTS 3)."""
+    """What `export_school` did for one school; exit_code follows `plan` (docs/cli.md)."""
 
     name: str
     urn: int | None

@@ -1,7 +1,7 @@
 """`bromsync match`: fetch both sides, match them, write the report, and re-key on --apply.
 
 The engine half of the data-matching exercise (engine/match/people.py decides who is who). With
---apply the certain and probable matches are sent as `rekey` operations (CONTRACTS 5), and
+--apply the certain and probable matches are sent as `rekey` operations (docs/parentpay-api.md), and
 each applied one is recorded as acknowledged in the school's state under its new ID, so the
 next `bromsync run` sends that account `update`s instead of a `create` of a second account.
 """

@@ -1,4 +1,4 @@
-"""`bromsync check`: the set-up test a school gets before going live (CONTRACTS 3, issue 3).
+"""`bromsync check`: the set-up test a school gets before going live (docs/cli.md, issue 3).
 
 ParentPay's set-up guide ends with an "initial pupil upload" whose answer is either the
 results or what to fix (MIS data, permission, credentials). This is that test, done before
@@ -51,7 +51,7 @@ from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import Mapping, load_mappings
 from engine.transform.transform import Transformed, transform
 
-# The entities ParentPay's set-up guide asks a school to tick (steps 6-7; BROMCOM.md).
+# The entities ParentPay's set-up guide asks a school to tick (steps 6-7; docs/bromcom.md).
 GUIDE_ENTITIES = (
     "CollectionAssociates", "CollectionExecutives", "CollectionExecutivesRoleTypes", "Collections",
     "Emails", "EmployeeContacts", "Nationalities", "People", "PersonAddress", "PersonCommunications",

@@ -1,4 +1,4 @@
-"""The school file (CONTRACTS 1), loaded into frozen dataclasses.
+"""The school file (docs/school-file.md), loaded into frozen dataclasses.
 
 `schemas/school.schema.json` says what a school file may hold, and its descriptions are the
 words support staff read when something is wrong. What a schema cannot say (a secret under

@@ -1,6 +1,6 @@
 """Matching: which records ParentPay already holds belong to which Bromcom records.
 
-The data-matching exercise of a school that moves to Bromcom from another MIS (PARENTPAY.md,
+The data-matching exercise of a school that moves to Bromcom from another MIS (docs/rules.md,
 "Records and identity"): ParentPay's existing records carry the old MIS's IDs, and each must
 be re-keyed to its Bromcom ID before the first upload, or that upload creates a second
 account for the same child and the balance stays on the first. This module is the pure
@@ -72,7 +72,7 @@ class Entry:
         return self.bromcom[0]["mis_id"] if len(self.bromcom) == 1 else None
 
     def operation(self) -> dict[str, Any]:
-        """The `rekey` operation of a certain or probable match (CONTRACTS 5)."""
+        """The `rekey` operation of a certain or probable match (docs/parentpay-api.md)."""
         assert self.kind in REKEY_KINDS and self.old_id and self.new_id
         return {
             "op": "rekey",

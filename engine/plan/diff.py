@@ -66,7 +66,7 @@ def diff(
         if old["status"] == "archived":
             changes.append(Change("restore", old["type"], mis_id))
         if old["type"] == "preadmission" and kind == "pupil":
-            # PARENTPAY.md: a pre-admission on roll keeps its account; never archive + create.
+            # docs/rules.md: a pre-admission on roll keeps its account; never archive + create.
             changes.append(Change("convert", kind, mis_id, dict(record["fields"])))
             continue
         after = {
@@ -100,7 +100,7 @@ def diff(
 
 
 def operation_of(change: Change) -> dict[str, Any]:
-    """The ParentPay upload operation of a change (CONTRACTS 5): archive and restore carry no fields."""
+    """The ParentPay upload operation of a change (docs/parentpay-api.md): archive and restore carry no fields."""
     fields = {} if change.op in ("archive", "restore") else change.fields
     return {"op": change.op, "type": change.type, "mis_id": change.mis_id, "fields": fields}
 

@@ -1,6 +1,6 @@
 """Bromcom's third-party read-only SOAP service (TPReadOnlyDataService.asmx), as a `Source`.
 
-What is confirmed and what is assumed about the service is in BROMCOM.md. In short: zeep reads
+What is confirmed and what is assumed about the service is in docs/bromcom.md. In short: zeep reads
 the WSDL and writes the requests; the answers are read raw with lxml (`engine.sources.dataset`)
 because zeep is slow on DataSets, returns empty ones unbound, and shifts dates to UTC.
 """
@@ -48,7 +48,7 @@ BINDINGS = {
     "1.2": f"{{{TNS}}}TPReadOnlyDataServiceSoap12",
     "1.1": f"{{{TNS}}}TPReadOnlyDataServiceSoap",
 }
-# Other integrators' lists spell these differently from ParentPay's guide (BROMCOM.md); case
+# Other integrators' lists spell these differently from ParentPay's guide (docs/bromcom.md); case
 # alone never matters, since the service itself matches names case-insensitively.
 _SPELLINGS = (("personaddress", "personaddresses"), ("school", "schools"), ("timetable",))
 _ALTERNATIVES = {name: group for group in _SPELLINGS for name in group}
@@ -278,7 +278,7 @@ class BromcomSource:
                     school=self.school_name,
                 ) from None  # fmt: skip
             # The WSDL's own soap:address is whichever server it was published from; the
-            # school file's URL is the one to call (BROMCOM.md).
+            # school file's URL is the one to call (docs/bromcom.md).
             self._client = client
             self._service = client.create_service(  # type: ignore[no-untyped-call]
                 BINDINGS[self.soap_version], self.settings.url

@@ -1,6 +1,6 @@
 """Read a serialised .NET DataSet (inline XML Schema + diffgram), as ASP.NET web services send it.
 
-Bromcom answers every data call with one (BROMCOM.md): an `xs:schema id="NewDataSet"` naming each
+Bromcom answers every data call with one (docs/bromcom.md): an `xs:schema id="NewDataSet"` naming each
 column and its `xs:` type, then `diffgr:diffgram/NewDataSet/Table` rows where a NULL column is
 simply absent. zeep binds such a DataSet about five times slower than this, returns an empty one
 raw, and converts datetimes to UTC (moving a BST date of birth back a day), so the engine reads

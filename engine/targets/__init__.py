@@ -1,6 +1,6 @@
 """Where people records go: a small Protocol and a registry of the targets bromsync knows.
 
-ParentPay's People API (CONTRACTS 5) is the only target today; a CSV drop for ParentPay's
+ParentPay's People API (docs/parentpay-api.md) is the only target today; a CSV drop for ParentPay's
 manual upload, or another payments system, would be another entry in `TARGETS`, and the
 planner and the apply step would not change.
 """
@@ -58,7 +58,7 @@ class Target(Protocol):
         ...
 
 
-# A target is configured from the environment (CONTRACTS 2), the same for every school; the
+# A target is configured from the environment (docs/school-file.md), the same for every school; the
 # school only supplies the site id at call time.
 TargetFactory = Callable[[], Target]
 

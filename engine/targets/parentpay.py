@@ -1,4 +1,4 @@
-"""The client of the ParentPay People API (CONTRACTS 5).
+"""The client of the ParentPay People API (docs/parentpay-api.md).
 
 Pushes go in batches of at most 500 operations, each POSTed with a deterministic
 Idempotency-Key (`<key_prefix>-<batch index>`): ParentPay answers a repeated key with its
@@ -31,7 +31,7 @@ from engine.targets import BatchCallback, PushResult
 
 URL_ENV = "BROMSYNC_PARENTPAY_URL"
 TOKEN_ENV = "BROMSYNC_PARENTPAY_TOKEN"
-MAX_BATCH = 500  # CONTRACTS 5: more operations in one upload get 413
+MAX_BATCH = 500  # docs/parentpay-api.md: more operations in one upload get 413
 STATUSES = ("active", "archived", "all")
 OPS = ("create", "update", "archive", "restore", "convert", "rekey")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -84,7 +84,7 @@ def _retry_after(resp: requests.Response) -> float | None:
     try:
         seconds = float(resp.headers.get("Retry-After", ""))
     except ValueError:
-        return None  # CONTRACTS 5 promises seconds; an HTTP-date falls back to our backoff
+        return None  # docs/parentpay-api.md promises seconds; an HTTP-date falls back to our backoff
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 

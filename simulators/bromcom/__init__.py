@@ -2,7 +2,7 @@
 
 See README.md here for the dataset folder it serves, the faults it answers and the test hooks;
 `ReplaySimulator` serves a run recorded with `--record DIR` instead (replay.py).
-It shares no code with the engine's SOAP client (STYLE.md: a reader tested only against its
+It shares no code with the engine's SOAP client (CONTRIBUTING.md: a reader tested only against its
 own writer proves nothing).
 """
 

@@ -1,6 +1,6 @@
 """Free-meal periods, meal patterns and medical conditions.
 
-FSM end dates are often missing in real data (PARENTPAY.md), so most open periods have none;
+FSM end dates are often missing in real data (docs/rules.md), so most open periods have none;
 some periods ended, and some pupils had a break and a new period. Medical descriptions carry
 the spelling drift of hand-typed data ("Nut allergy" beside "Nut Allergy").
 """

@@ -1,7 +1,7 @@
 """ParentPaySimulator: the People API (docs/parentpay-api.md) on loopback, backed by sqlite.
 
 Used by `bromsync demo`, `bromsync simulate parentpay` and the tests. It shares no code with
-the engine's ParentPay client (STYLE.md: a client tested only against its own model proves
+the engine's ParentPay client (CONTRIBUTING.md: a client tested only against its own model proves
 nothing), and it refuses to listen anywhere but loopback: it holds children's data and has
 one shared token.
 """

@@ -1,6 +1,6 @@
 """A tiny scripted HTTP server for the Bromcom client's tests: serves a WSDL and canned replies.
 
-Deliberately not the Bromcom simulator (STYLE.md: the engine's reader must not be tested only
+Deliberately not the Bromcom simulator (CONTRIBUTING.md: the engine's reader must not be tested only
 against the simulator's writer): every reply here is a hand-written file from
 tests/fixtures/soap/, and the server records each request so tests can check what was sent.
 """

@@ -1,4 +1,4 @@
-"""Consent (PARENTPAY.md, Consent and lawful basis): with `lawful_basis: consent` only people with
+"""Consent (docs/rules.md, Consent and lawful basis): with `lawful_basis: consent` only people with
 DataProcessingConsent are sent (pupils, staff, pre-admissions) and counted when left out; a
 contact without it is never the payer. Under legitimate interest everyone on roll is shared."""
 
@@ -76,7 +76,7 @@ def test_the_payer_needs_consent_in_a_consent_school(
 
 
 def test_a_contact_without_consent_is_not_counted_as_an_excluded_person() -> None:
-    # CONTRACTS 4: excluded.no_consent counts pupils, staff and pre-admissions, not contacts.
+    # docs/plan.md: excluded.no_consent counts pupils, staff and pre-admissions, not contacts.
     result = run("pupils", _family(False), lawful_basis="consent")
     assert len(result.records) == 1 and result.no_consent == 0
 

@@ -1,4 +1,4 @@
-"""Dietary needs (PARENTPAY.md, Dietary and medical data): only conditions listed in the school's
+"""Dietary needs (docs/rules.md, Dietary and medical data): only conditions listed in the school's
 dietary.allow (compared case-insensitively) and current today are sent, spelt as Bromcom spells
 them, once each, sorted by code point. Nothing else medical leaves Bromcom."""
 

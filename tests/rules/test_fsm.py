@@ -1,4 +1,4 @@
-"""Free school meals (PARENTPAY.md): fsm is true when a StudentMeals period covers today, and
+"""Free school meals (docs/rules.md): fsm is true when a StudentMeals period covers today, and
 fsm_start/fsm_end come from that period; otherwise fsm is false (never null) and both dates are
 null. A missing end date is common and not an error. Pre-admissions get the same rule."""
 

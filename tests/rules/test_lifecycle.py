@@ -1,4 +1,4 @@
-"""The lifecycle (PARENTPAY.md, Leavers and Records and identity): what was uploaded and is no
+"""The lifecycle (docs/rules.md, Leavers and Records and identity): what was uploaded and is no
 longer current is archived (never deleted), one that comes back is restored, and a pre-admission
 that appears on roll with the same ID is converted, never archived and re-created. Bromcom rows
 before and after in, the plan's operations out; the last test goes through both simulators."""

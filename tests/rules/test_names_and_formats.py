@@ -1,4 +1,4 @@
-"""Names and formats (PARENTPAY.md, CONTRACTS 5): preferred names falling back to legal ones each
+"""Names and formats (docs/rules.md, docs/parentpay-api.md): preferred names falling back to legal ones each
 on its own, dates YYYY-MM-DD as Bromcom wrote them, gender M/F/X, IDs and admission numbers as
 text with their leading zeros. Nothing is trimmed, guessed or blanked to fit."""
 
@@ -63,7 +63,7 @@ def test_dates_are_the_day_as_written(written: str | None, sent: str | None) -> 
     ("gender", "sent"),
     [("M", "M"), ("F", "F"), ("X", "X"), (None, None),
      # Not a ParentPay value: sent as Bromcom holds it, so ParentPay refuses the record and the
-     # report names it, rather than bromsync guessing or blanking it (CONTRACTS 3).
+     # report names it, rather than bromsync guessing or blanking it (docs/cli.md).
      ("Male", "Male")],
 )  # fmt: skip
 def test_gender_is_sent_as_bromcom_codes_it(gender: str | None, sent: str | None) -> None:
@@ -106,7 +106,7 @@ def test_the_whole_pupil_record() -> None:
         "fsm": False, "fsm_start": None, "fsm_end": None,
         "payer_email": "cerys.davies@example.com", "payer_mobile": "07700 900116", "dietary": [],
     }  # fmt: skip
-    assert tuple(fields) == RECORD_FIELDS["pupil"]  # exactly CONTRACTS 5's fields, in order
+    assert tuple(fields) == RECORD_FIELDS["pupil"]  # exactly docs/parentpay-api.md's fields, in order
 
 
 def test_mis_id_is_the_student_id_as_text() -> None:

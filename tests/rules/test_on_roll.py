@@ -1,4 +1,4 @@
-"""On roll today (PARENTPAY.md, Leavers): StartDate <= today, EndDate null or >= today, and an
+"""On roll today (docs/rules.md, Leavers): StartDate <= today, EndDate null or >= today, and an
 EnrolmentStatus in upload.include_enrolment_statuses (C and M unless the school file says)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The payer (PARENTPAY.md, Payers and contacts): the contact whose link is current today, with
+"""The payer (docs/rules.md, Payers and contacts): the contact whose link is current today, with
 parental responsibility, no court order and the lowest Priority; their lowest-Priority email and
 lowest-Priority Mobile are sent. A court-order contact is never sent, whatever its priority."""
 

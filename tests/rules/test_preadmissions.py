@@ -1,4 +1,4 @@
-"""Pre-admissions (PARENTPAY.md, Records and identity): only Accepted applicants are sent, with the
+"""Pre-admissions (docs/rules.md, Records and identity): only Accepted applicants are sent, with the
 pupil fields (no reg_group) plus admission_date. From the first day an applicant is in Students
 the same StudentID is a pupil, so it is never also sent as a pre-admission (that would be two
 records with one mis_id); an Admitted applicant whose first day is still to come stays one."""

@@ -1,4 +1,4 @@
-"""Staff (PARENTPAY.md, Records and identity; CONTRACTS 5): mis_id is staff_id_prefix + StaffID,
+"""Staff (docs/rules.md, Records and identity; docs/parentpay-api.md): mis_id is staff_id_prefix + StaffID,
 staff are current on the same dates as pupils, and a record is title, preferred-or-legal names,
 their own lowest-priority email and lowest-priority Mobile."""
 

@@ -1,4 +1,4 @@
-"""Year codes (PARENTPAY.md, Free school meals): ParentPay grants UFSM by year code, so only
+"""Year codes (docs/rules.md, Free school meals): ParentPay grants UFSM by year code, so only
 N1, N2, R and 1-14 may go. year_code_aliases are applied first; a pupil whose code is still not a
 ParentPay code is held back by an error check (and named in the plan), and the rest still go.
 Nothing is trimmed or guessed: "Year 1" is not quietly read as 1."""

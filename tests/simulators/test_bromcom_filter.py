@@ -35,7 +35,7 @@ def ids(source: str | None, now: dt.datetime = NOW) -> list[int]:
         ("", [1, 2, 3, 4]),
         (None, [1, 2, 3, 4]),
         ("   ", [1, 2, 3, 4]),
-        # BROMCOM.md's examples
+        # docs/bromcom.md's examples
         ("StartDate > '20100901' AND FirstName LIKE 'S%'", [1]),
         ("GETDATE() BETWEEN StartDate AND ISNULL(EndDate, GETDATE())", [1, 3]),
         # comparisons and type conversion

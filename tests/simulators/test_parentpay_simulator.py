@@ -1,4 +1,4 @@
-"""The ParentPay simulator against CONTRACTS 5, spoken to with raw `requests` (no engine code)."""
+"""The ParentPay simulator against docs/parentpay-api.md, spoken to with raw `requests` (no engine code)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def check(
     remediation: str,
     details: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A check result as the plan holds it (CONTRACTS 4)."""
+    """A check result as the plan holds it (docs/plan.md)."""
     return {
         "name": name,
         "severity": severity,

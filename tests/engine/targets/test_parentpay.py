@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Uploads:
-    """Answers uploads as CONTRACTS 5 says: a repeated Idempotency-Key gets the first answer."""
+    """Answers uploads as docs/parentpay-api.md says: a repeated Idempotency-Key gets the first answer."""
 
     def __init__(self, reject: Callable[[dict[str, Any]], bool] = lambda op: False) -> None:
         self.reject = reject
