@@ -7,7 +7,7 @@ planner and the apply step would not change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +16,9 @@ from engine.records import OpResult
 # Called after each acknowledged batch with (batch_index, batch_count, that batch's results),
 # so acknowledgements can be recorded as they arrive and survive a later batch failing.
 BatchCallback = Callable[[int, int, list[OpResult]], None]
+# Called before the target waits to try a request again, with (seconds, why): `why` says what
+# went wrong and how long the wait is, in words for the person watching the run.
+WaitCallback = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,16 @@ class Target(Protocol):
         operations: Sequence[dict[str, Any]],
         key_prefix: str,
         on_batch: BatchCallback | None = None,
+        *,
+        skip_batches: Collection[int] = (),
+        on_wait: WaitCallback | None = None,
     ) -> PushResult:
-        """Apply `operations` in order; `key_prefix` makes a re-run replay instead of re-apply."""
+        """Apply `operations` in order; `key_prefix` makes a re-run replay instead of re-apply.
+
+        Batches are numbered as in the whole of `operations`, and those in `skip_batches`
+        (already acknowledged) are not sent: finishing a push that was cut off sends the
+        others with the keys they had.
+        """
         ...
 
     def close(self) -> None:

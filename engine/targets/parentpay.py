@@ -3,8 +3,11 @@
 Pushes go in batches of at most 500 operations, each POSTed with a deterministic
 Idempotency-Key (`<key_prefix>-<batch index>`): ParentPay answers a repeated key with its
 first answer and applies nothing again, so a retry after a dropped connection, or a re-run
-after a crash, replays instead of double-applying. Only what cannot have been applied is
-treated as transient (no answer, 429, 5xx); everything else stops the push at once.
+after a crash, replays instead of double-applying. A push that was cut off is finished by
+pushing the same operations again, skipping the batches already acknowledged: the others keep
+their numbers, and so their keys. Only what cannot have been applied is treated as transient
+(no answer, 429, 5xx), and retried after waiting as long as ParentPay's `Retry-After` asks, up
+to 10 minutes; everything else stops the push at once.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -27,11 +30,12 @@ from engine.errors import (
     TargetError,
 )
 from engine.records import TYPES, OpResult
-from engine.targets import BatchCallback, PushResult
+from engine.targets import BatchCallback, PushResult, WaitCallback
 
 URL_ENV = "BROMSYNC_PARENTPAY_URL"
 TOKEN_ENV = "BROMSYNC_PARENTPAY_TOKEN"
 MAX_BATCH = 500  # docs/parentpay-api.md: more operations in one upload get 413
+MAX_RETRY_AFTER = 600.0  # docs/parentpay-api.md: a Retry-After is honoured up to 10 minutes
 STATUSES = ("active", "archived", "all")
 OPS = ("create", "update", "archive", "restore", "convert", "rekey")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -84,8 +88,17 @@ def _retry_after(resp: requests.Response) -> float | None:
     try:
         seconds = float(resp.headers.get("Retry-After", ""))
     except ValueError:
-        return None  # docs/parentpay-api.md promises seconds; an HTTP-date falls back to our backoff
+        # docs/parentpay-api.md promises seconds; an HTTP-date falls back to our backoff.
+        return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def duration(seconds: float) -> str:
+    """A wait as a person reads it: "42 s", "0.5 s", "10 min", "2 min 30 s"."""
+    if seconds < 60:
+        return f"{round(seconds, 1):g} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
 
 
 def _attach(err: TargetError, acknowledged: int, partial: PushResult) -> None:
@@ -106,7 +119,7 @@ class ParentPayClient:
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        max_retry_after: float = 120.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
         batch_size: int = MAX_BATCH,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -164,7 +177,12 @@ class ParentPayClient:
     # -- reading -----------------------------------------------------------------------
 
     def people(
-        self, site_id: int, type: str | None = None, status: str = "all"
+        self,
+        site_id: int,
+        type: str | None = None,
+        status: str = "all",
+        *,
+        on_wait: WaitCallback | None = None,
     ) -> list[dict[str, Any]]:
         """The site's people records, optionally of one type, in ParentPay's order."""
         if type is not None and type not in TYPES:
@@ -172,7 +190,9 @@ class ParentPayClient:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
         params = {"status": status} | ({"type": type} if type else {})
-        resp = self._request("GET", site_id, "people", what="the people list", params=params)
+        resp = self._request(
+            "GET", site_id, "people", what="the people list", on_wait=on_wait, params=params
+        )
         body = self._json(resp, "the people list")
         people = body.get("people") if isinstance(body, dict) else None
         if not isinstance(people, list) or not all(
@@ -192,11 +212,18 @@ class ParentPayClient:
         operations: Sequence[dict[str, Any]],
         key_prefix: str,
         on_batch: BatchCallback | None = None,
+        *,
+        skip_batches: Collection[int] = (),
+        on_wait: WaitCallback | None = None,
     ) -> PushResult:
         """Send `operations` in order, in batches; results indexed as in `operations`.
 
+        Batches are numbered over the whole of `operations`; those in `skip_batches` (already
+        acknowledged by ParentPay) are not sent, so finishing a cut-off push sends the rest
+        under the keys they had. `on_wait(seconds, why)` is told before each wait to retry.
         A batch that still fails after the retries stops the push; the error carries
-        `acknowledged_batches` and `partial` (a PushResult of those batches).
+        `acknowledged_batches` (sent and answered in this push) and `partial` (their
+        PushResult).
         """
         if not key_prefix or not key_prefix.isprintable() or any(c.isspace() for c in key_prefix):
             raise ValueError(
@@ -211,9 +238,12 @@ class ParentPayClient:
                 raise ValueError(f"operation {i} is not a ParentPay operation: {op!r}")
         size = self.batch_size
         batches = [operations[i : i + size] for i in range(0, len(operations), size)]
+        skip = set(skip_batches)
         upload_ids: list[str] = []
         results: list[OpResult] = []
         for batch_index, batch in enumerate(batches):
+            if batch_index in skip:
+                continue
             key = f"{key_prefix}-{batch_index:04d}"
             label = f"batch {batch_index + 1} of {len(batches)} (Idempotency-Key {key})"
             try:
@@ -222,6 +252,7 @@ class ParentPayClient:
                     site_id,
                     "uploads",
                     what=label,
+                    on_wait=on_wait,
                     json={"operations": list(batch)},
                     headers={"Idempotency-Key": key},
                 )
@@ -230,15 +261,15 @@ class ParentPayClient:
                 )
             except TargetError as err:
                 done = PushResult(tuple(upload_ids), tuple(results))
-                if batch_index:
+                if batch_index:  # every earlier batch was acknowledged, now or before
                     err.message += (
                         f". ParentPay acknowledged {batch_index} earlier "
-                        f"batch{'es' if batch_index > 1 else ''} ({len(results)} operations); "
-                        "sending again with the same key prefix is safe: ParentPay applies "
-                        "nothing twice"
+                        f"batch{'es' if batch_index > 1 else ''} "
+                        f"({batch_index * size} operations); sending the same operations again "
+                        "with the same key prefix is safe: ParentPay applies nothing twice"
                     )
                     err.args = (err.message,)
-                _attach(err, batch_index, done)
+                _attach(err, len(upload_ids), done)
                 raise
             upload_ids.append(upload_id)
             results.extend(batch_results)
@@ -305,13 +336,20 @@ class ParentPayClient:
     # -- transport ---------------------------------------------------------------------
 
     def _request(
-        self, method: str, site_id: int, endpoint: str, *, what: str, **kwargs: Any
+        self,
+        method: str,
+        site_id: int,
+        endpoint: str,
+        *,
+        what: str,
+        on_wait: WaitCallback | None = None,
+        **kwargs: Any,
     ) -> requests.Response:
         """One call, retried while nothing can have been applied; raises a TargetError."""
         url = f"{self.base_url}/v1/sites/{site_id}/{endpoint}"
         last = ""
         for attempt in range(1, self.max_attempts + 1):
-            wait: float | None = None
+            asked: float | None = None  # ParentPay's Retry-After, in seconds
             try:
                 resp = self._session.request(
                     method, url, timeout=self.timeout, allow_redirects=False, **kwargs
@@ -323,16 +361,29 @@ class ParentPayClient:
                 ) from exc
             except _NO_ANSWER as exc:
                 last = f"no answer ({type(exc).__name__})"
+                reason = f"ParentPay did not answer ({type(exc).__name__})"
             else:
                 if resp.status_code == 429:
-                    last, wait = "overloaded (429)", _retry_after(resp)
+                    last, reason = "busy (429)", "ParentPay is busy (429)"
                 elif resp.status_code >= 500:
                     last = f"HTTP {resp.status_code}: {_server_message(resp)}"
+                    reason = f"ParentPay failed (HTTP {resp.status_code})"
                 else:
                     self._check_status(resp, site_id, what)
                     return resp
+                asked = _retry_after(resp)
+            if asked is not None and asked > self.max_retry_after:
+                raise ParentPayUnavailable(
+                    f"{reason} and asked bromsync to wait {duration(asked)} (Retry-After: "
+                    f"{asked:g}) before sending {what} for site {site_id} again: longer than the "
+                    f"{duration(self.max_retry_after)} bromsync waits, so nothing more was sent"
+                )
             if attempt < self.max_attempts:
-                self._sleep(self._delay(attempt, wait))
+                delay = self._delay(attempt, asked)
+                if on_wait is not None:
+                    how = "as it asks" if asked else "before trying again"
+                    on_wait(delay, f"{reason}; waiting {duration(delay)} {how}, then retrying")
+                self._sleep(delay)
         raise ParentPayUnavailable(
             f"ParentPay at {self.base_url} did not accept {what} for site {site_id} after "
             f"{self.max_attempts} attempts (last: {last}); try again later, and if it never "
@@ -341,7 +392,7 @@ class ParentPayClient:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after:
-            return min(retry_after, self.max_retry_after)
+            return retry_after  # at most max_retry_after: a longer one stops the push
         # Jitter spreads the retries of schools run in parallel (`run --jobs`).
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)

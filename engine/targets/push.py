@@ -7,12 +7,12 @@ the first one did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from engine.records import OpResult, Record
 from engine.state.store import State
-from engine.targets import BatchCallback, PushResult, Target
+from engine.targets import BatchCallback, PushResult, Target, WaitCallback
 
 
 def push_and_acknowledge(
@@ -26,11 +26,15 @@ def push_and_acknowledge(
     digest: str,
     new_state: Callable[[OpResult], Record | None],
     on_batch: BatchCallback | None = None,
+    skip_batches: Collection[int] = (),
+    on_wait: WaitCallback | None = None,
 ) -> PushResult:
     """Push `operations` in batches; record each answered batch in `state` as it arrives.
 
     `new_state` gives the record as ParentPay now holds it after one applied operation (None
     to leave bromsync's memory of it as it is); `on_batch` is told after each batch is saved.
+    `skip_batches` are batches of these operations already acknowledged (finishing a push
+    that was cut off); `on_wait` is told each time the target waits to retry.
     """
 
     def acknowledge(batch: int, batches: int, results: list[OpResult]) -> None:
@@ -50,4 +54,9 @@ def push_and_acknowledge(
         if on_batch is not None:
             on_batch(batch, batches, results)
 
-    return target.push(site_id, operations, key_prefix, on_batch=acknowledge)
+    extra: dict[str, Any] = {}
+    if skip_batches:
+        extra["skip_batches"] = skip_batches
+    if on_wait is not None:
+        extra["on_wait"] = on_wait
+    return target.push(site_id, operations, key_prefix, on_batch=acknowledge, **extra)

@@ -1,7 +1,9 @@
-"""The ParentPay People API client against a tiny scripted HTTP server (not the simulator).
+"""The ParentPay People API client against a tiny scripted HTTP server, then the simulator.
 
-Each test scripts how the server answers, so the client's batching, retries and error
-mapping are seen on the wire: what was sent, with which Idempotency-Key, how often.
+Each test of the first part scripts how the server answers, so the client's batching, retries
+and error mapping are seen on the wire: what was sent, with which Idempotency-Key, how often.
+The last part pushes to the real ParentPay simulator, whose injected faults (its Retry-After,
+a lost answer) are the contract's and not this file's idea of them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,7 +28,8 @@ from engine.errors import (
     TargetError,
 )
 from engine.targets import TARGETS, PushResult
-from engine.targets.parentpay import ParentPayClient
+from engine.targets.parentpay import ParentPayClient, duration
+from simulators.parentpay import ParentPaySimulator
 
 SITE = 5001
 
@@ -229,22 +233,57 @@ def test_push_of_nothing_sends_nothing(server: FakeParentPay, client: ParentPayC
 # -- retries ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("retry_after", "expected"), [("2", 2.0), ("3600", 5.0)], ids=["honoured", "capped"]
-)
+@pytest.mark.parametrize("retry_after", ["2", "600"], ids=["seconds", "ten minutes"])
 def test_429_waits_retry_after_then_resends_the_same_key(
-    server: FakeParentPay, sleeps: list[float], retry_after: str, expected: float
+    server: FakeParentPay, sleeps: list[float], retry_after: str
 ) -> None:
     server.respond = then(Reply(429, {}, {"Retry-After": retry_after}), after=Uploads())
-    client = ParentPayClient(server.url, "t", max_retry_after=5, sleep=sleeps.append)
+    client = ParentPayClient(server.url, "t", sleep=sleeps.append)
+    waits: list[tuple[float, str]] = []
 
-    result = client.push(SITE, ops(3), "run-2")
+    result = client.push(SITE, ops(3), "run-2", on_wait=lambda s, why: waits.append((s, why)))
 
-    assert sleeps == [expected]
+    assert sleeps == [float(retry_after)]
+    assert [s for s, _ in waits] == sleeps
     first, second = server.posts()
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"] == "run-2-0000"
     assert first.body == second.body
     assert result.applied == 3
+
+
+def test_a_retry_after_beyond_the_limit_stops_at_once(
+    server: FakeParentPay, sleeps: list[float]
+) -> None:
+    server.respond = then(Reply(429, {}, {"Retry-After": "3600"}), after=Uploads())
+    client = ParentPayClient(server.url, "t", max_retry_after=5, sleep=sleeps.append)
+
+    with pytest.raises(ParentPayUnavailable) as caught:
+        client.push(SITE, ops(3), "run-2")
+
+    assert str(caught.value) == (
+        "ParentPay is busy (429) and asked bromsync to wait 60 min (Retry-After: 3600) before "
+        "sending batch 1 of 1 (Idempotency-Key run-2-0000) for site 5001 again: longer than the "
+        "5 s bromsync waits, so nothing more was sent"
+    )
+    assert sleeps == [] and len(server.posts()) == 1
+
+
+def test_push_skips_the_batches_given_and_numbers_the_rest_as_in_the_whole(
+    server: FakeParentPay, client: ParentPayClient
+) -> None:
+    server.respond = Uploads()
+    acks: list[tuple[int, int]] = []
+    sent = ops(1201)
+
+    result = client.push(
+        SITE, sent, "run-8", on_batch=lambda i, n, rs: acks.append((i, n)), skip_batches={0, 2}
+    )
+
+    [post] = server.posts()
+    assert post.headers["idempotency-key"] == "run-8-0001"
+    assert post.body["operations"] == sent[500:1000]
+    assert acks == [(1, 3)]
+    assert [r["index"] for r in result.results] == list(range(500, 1000))
 
 
 def test_503_is_retried_with_backoff_and_the_same_key(
@@ -460,3 +499,125 @@ def test_registry_builds_the_client_from_the_environment(
 
     assert target.people(SITE) == []
     assert server.seen[0].headers["authorization"] == "Bearer tok-env"
+
+
+# -- against the ParentPay simulator -------------------------------------------------------
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[ParentPaySimulator]:
+    with ParentPaySimulator(tmp_path / "parentpay", token="tok-s", sites=[SITE]) as sim:
+        yield sim
+
+
+def staff(n: int) -> list[dict[str, Any]]:
+    fields = {"title": "Ms", "forename": "Ada", "surname": "Ng", "email": None, "mobile": None}
+    return [
+        {"op": "create", "type": "staff", "mis_id": f"S{100 + i}", "fields": fields}
+        for i in range(n)
+    ]
+
+
+@dataclass
+class Waits:
+    slept: list[float]
+    said: list[str]
+
+
+@pytest.fixture
+def waits() -> Waits:
+    return Waits([], [])
+
+
+def simulated(sim: ParentPaySimulator, waits: Waits, **options: Any) -> ParentPayClient:
+    return ParentPayClient(
+        sim.url, "tok-s", timeout=10, backoff_base=0.01, sleep=waits.slept.append, **options
+    )
+
+
+def push(client: ParentPayClient, waits: Waits, operations: Any, **kw: Any) -> PushResult:
+    return client.push(SITE, operations, "sim", on_wait=lambda s, why: waits.said.append(why), **kw)
+
+
+@pytest.mark.parametrize(
+    ("fault", "seconds", "why"),
+    [
+        (429, 42, "ParentPay is busy (429); waiting 42 s as it asks, then retrying"),
+        (503, 7, "ParentPay failed (HTTP 503); waiting 7 s as it asks, then retrying"),
+        (429, 600, "ParentPay is busy (429); waiting 10 min as it asks, then retrying"),
+    ],
+    ids=["429", "503", "ten minutes"],
+)
+def test_the_simulators_retry_after_is_waited_and_said(
+    simulator: ParentPaySimulator, waits: Waits, fault: int, seconds: int, why: str
+) -> None:
+    simulator.inject(fault, method="POST", retry_after=seconds)
+    with simulated(simulator, waits) as client:
+        result = push(client, waits, staff(3))
+    assert (waits.slept, waits.said) == ([float(seconds)], [why])
+    assert [r.status for r in simulator.requests] == [fault, 200]
+    assert result.applied == 3 and len(simulator.people(SITE)) == 3
+
+
+def test_a_backoff_without_retry_after_is_said_too(
+    simulator: ParentPaySimulator, waits: Waits
+) -> None:
+    simulator.inject(500, method="POST")
+    with simulated(simulator, waits) as client:
+        push(client, waits, staff(1))
+    [slept] = waits.slept
+    assert waits.said == [
+        f"ParentPay failed (HTTP 500); waiting {duration(slept)} before trying again, then retrying"
+    ]
+
+
+def test_the_simulators_retry_after_beyond_ten_minutes_stops_the_push(
+    simulator: ParentPaySimulator, waits: Waits
+) -> None:
+    simulator.inject(429, method="POST", retry_after=601)
+    with simulated(simulator, waits) as client, pytest.raises(ParentPayUnavailable) as caught:
+        push(client, waits, staff(3))
+    assert "asked bromsync to wait 10 min 1 s (Retry-After: 601)" in str(caught.value)
+    assert "longer than the 10 min bromsync waits, so nothing more was sent" in str(caught.value)
+    assert waits.slept == [] and len(simulator.requests) == 1
+    assert simulator.people(SITE) == []
+
+
+def test_finishing_a_push_whose_answer_was_lost_replays_it_and_sends_the_rest(
+    simulator: ParentPaySimulator, waits: Waits
+) -> None:
+    sent = staff(12)
+
+    def lose_the_next_answers(batch: int, batches: int, results: list[Any]) -> None:
+        if batch == 0:  # ParentPay applies batch 2, and both answers to it are lost
+            simulator.inject("drop", times=2, method="POST")
+
+    with simulated(simulator, waits, batch_size=5, max_attempts=2) as client:
+        with pytest.raises(ParentPayUnavailable) as caught:
+            push(client, waits, sent, on_batch=lose_the_next_answers)
+        assert caught.value.acknowledged_batches == 1
+        assert len(simulator.people(SITE)) == 10
+        simulator.clear_requests()
+
+        rest = push(client, waits, sent, skip_batches={0})
+
+    assert [(r.idempotency_key, r.op_count) for r in simulator.requests] == [
+        ("sim-0001", 5),
+        ("sim-0002", 2),
+    ]
+    assert [r["index"] for r in rest.results] == list(range(5, 12))
+    assert (rest.applied, rest.rejected) == (7, 0)  # batch 2's first answer, not `exists`
+    assert sorted(p["mis_id"] for p in simulator.people(SITE)) == [op["mis_id"] for op in sent]
+
+
+def test_a_wait_is_told_in_words() -> None:
+    assert [duration(s) for s in (0.25, 1, 42, 59.96, 60, 150, 601, 3600)] == [
+        "0.2 s",
+        "1 s",
+        "42 s",
+        "60 s",
+        "1 min",
+        "2 min 30 s",
+        "10 min 1 s",
+        "60 min",
+    ]
