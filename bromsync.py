@@ -6,6 +6,7 @@ renders the result. The engine never prints; it reports through events and resul
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.metadata
 import os
@@ -246,20 +247,29 @@ def check(file: Path) -> int:
     help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.",
 )
 @ALLOW_MASS_ARCHIVE
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Diff against the last upload bromsync recorded, without reading ParentPay (needs no "
+    "ParentPay variables); such a plan cannot be applied.",
+)
 @_common_options
 @_returns_code
 def plan(
     files: tuple[Path, ...],
     out_dir: Path,
     allow_mass_archive: bool,
+    offline: bool,
     state_dir: str | None,
     show_sensitive: bool,
     record: Path | None,
     fetch_jobs: int,
 ) -> int:
-    """Fetch from Bromcom, check and diff; write each school's plan. Pushes nothing.
+    """Fetch from Bromcom, read ParentPay, check and diff; write each school's plan. Pushes nothing.
 
-    Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
+    The plan turns what ParentPay holds now into what Bromcom says, for the records bromsync
+    manages; it lists drift (fields changed in ParentPay by hand). Needs BROMSYNC_PARENTPAY_URL
+    and BROMSYNC_PARENTPAY_TOKEN unless --offline. Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
     failed; 2 bad configuration.
     """
     from engine.commands.batch import run_schools
@@ -268,6 +278,7 @@ def plan(
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
     )
+    options = dataclasses.replace(options, offline=offline)
     return _report(run_schools(schools, options, command="plan"))
 
 

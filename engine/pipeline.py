@@ -39,6 +39,7 @@ class Options:
     state_dir: Path
     out_dir: Path | None = None
     allow_mass_archive: bool = False
+    offline: bool = False  # plan against bromsync's memory alone, without reading ParentPay
     show_sensitive: bool = False
     mappings_dir: Path | None = None
     on_event: EventSink = ignore

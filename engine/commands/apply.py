@@ -1,23 +1,37 @@
-"""`bromsync apply PLANFILE`: push exactly a reviewed plan, if it is still current."""
+"""`bromsync apply PLANFILE`: push exactly a reviewed plan, if it is still current.
+
+A plan whose push was cut off (a crash, a kill, ParentPay down) is finished: the batches
+ParentPay acknowledged are not sent again, the others are sent with the keys they had, so a
+batch ParentPay applied but whose answer was lost gets its first answer back, applied once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from engine.commands.result import SchoolResult, log_result, note_held
-from engine.errors import BlockedPlanError, ExitCode, PlanError
+from engine.digest import digest
+from engine.errors import BlockedPlanError, ExitCode, PlanError, TargetError
 from engine.pipeline import Options, PlanSchool, Run, open_run
 from engine.plan.diff import apply_change
 from engine.plan.plan import Plan, read_plan
 from engine.records import OpResult, Record
-from engine.state.store import State, state_path
+from engine.state.store import PlanUploads, State, state_path
 from engine.targets.push import push_and_acknowledge
 
 
 def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
-    """`bromsync apply`: push exactly the plan in `plan_path`, if it is still current."""
+    """`bromsync apply`: push exactly the plan in `plan_path`, or finish it if it was cut off."""
     plan = read_plan(plan_path)
+    if plan.offline:
+        raise PlanError(
+            f"{plan_path} was planned with --offline, against bromsync's memory alone, so it "
+            "may not be what ParentPay needs now; nothing was pushed. Run `bromsync plan` "
+            "without --offline, review that plan, then apply it."
+        )
     if plan.blocked:
         raise BlockedPlanError(
             f"{plan_path} is blocked ({plan.blocked_reason}); nothing was pushed. "
@@ -31,22 +45,40 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
         )
     with State(path) as state:
         current = state.baseline_id()
-        if current != plan.baseline:
-            raise PlanError(_stale(plan_path, plan, current, state.applied_at(plan.digest)))
+        done = state.plan_uploads(plan.digest)
+    skip = _acknowledged(plan_path, plan, current, done)
     with open_run(PlanSchool(plan.name, plan.urn), options, "apply") as run:
-        result = push_plan(run, plan)
+        result = push_plan(run, plan, skip_batches=skip, plan_file=plan_path)
         note_held(result, plan)
         log_result(run, result)
     result.state = path
     return result
 
 
-def _stale(plan_path: Path, plan: Plan, current: str | None, applied_at: str | None) -> str:
-    if applied_at is not None:
-        return (
-            f"{plan_path} was already applied on {applied_at} (upload {current}); nothing was "
+def _acknowledged(
+    plan_path: Path, plan: Plan, current: str | None, done: PlanUploads | None
+) -> frozenset[int]:
+    """The plan's batches already acknowledged, to skip; a plan that cannot go is refused."""
+    if done is None:
+        if current != plan.baseline:
+            raise PlanError(_stale(plan_path, plan, current))
+        return frozenset()
+    if done.operations >= len(plan.operations()):
+        raise PlanError(
+            f"{plan_path} was already applied on {done.first_at} (upload {current}); nothing was "
             "pushed again. Run `bromsync plan` for what has changed since."
         )
+    if not done.latest or done.before != plan.baseline:
+        raise PlanError(
+            f"{plan_path} was partly applied on {done.first_at} ({done.operations} of "
+            f"{len(plan.operations())} operations), but ParentPay has since acknowledged upload "
+            f"{current} of another plan, so the rest of it is stale. Nothing was pushed; run "
+            "`bromsync plan` again and review the new plan."
+        )
+    return done.batches
+
+
+def _stale(plan_path: Path, plan: Plan, current: str | None) -> str:
     before = plan.baseline or "none: the first upload"
     return (
         f"{plan_path} is stale: it was planned against upload {before}, but ParentPay has since "
@@ -55,8 +87,30 @@ def _stale(plan_path: Path, plan: Plan, current: str | None, applied_at: str | N
     )
 
 
-def push_plan(run: Run, plan: Plan) -> SchoolResult:
-    """Push the plan's operations, recording each acknowledged batch as it comes back."""
+def key_prefix(plan: Plan, operations: Sequence[dict[str, Any]]) -> str:
+    """The Idempotency-Key of the plan's batches, less the batch number the client adds.
+
+    It depends only on what the push sends (site, baseline, the operations in order), never on
+    the run: the same batch of the same content is the same upload, whichever run sends it.
+    """
+    content = digest(
+        {"site_id": plan.site_id, "baseline": plan.baseline, "operations": list(operations)}
+    )
+    return f"bromsync-{plan.urn}-{content[:24]}"
+
+
+def push_plan(
+    run: Run,
+    plan: Plan,
+    *,
+    skip_batches: Collection[int] = (),
+    plan_file: Path | None = None,
+) -> SchoolResult:
+    """Push the plan's operations, recording each acknowledged batch as it comes back.
+
+    `skip_batches` are batches ParentPay already acknowledged (a push that was cut off);
+    `plan_file` is where the plan is written, so a failure can say how to finish it.
+    """
     operations = plan.operations()
     changes = plan.changes()
     if not operations:
@@ -74,23 +128,53 @@ def push_plan(run: Run, plan: Plan) -> SchoolResult:
         applied = sum(1 for r in results if r["status"] == "applied")
         run.say("push", f"batch {batch + 1}/{batches}: {applied} applied")
 
-    with closing(run.options.open_target()) as target:
-        pushed = push_and_acknowledge(
-            target,
-            run.state,
-            site_id=plan.site_id,
-            operations=operations,
-            key_prefix=f"bromsync-{plan.urn}-{plan.digest[:24]}",
-            run_id=run.run_id,
-            digest=plan.digest,
-            new_state=new_state,
-            on_batch=progress,
-        )
+    def waiting(seconds: float, why: str) -> None:
+        run.say("push", why)
+
+    if skip_batches:
+        done = ", ".join(str(b + 1) for b in sorted(skip_batches))
+        run.say("push", f"finishing a push that was cut off: batches {done} were acknowledged")
+    try:
+        with closing(run.options.open_target()) as target:
+            pushed = push_and_acknowledge(
+                target,
+                run.state,
+                site_id=plan.site_id,
+                operations=operations,
+                key_prefix=key_prefix(plan, operations),
+                run_id=run.run_id,
+                digest=plan.digest,
+                new_state=new_state,
+                on_batch=progress,
+                skip_batches=skip_batches,
+                on_wait=waiting,
+            )
+    except TargetError as err:
+        err.message += "; " + _how_to_finish(plan_file)
+        err.args = (err.message,)
+        raise
     rejected = [r for r in pushed.results if r["status"] == "rejected"]
     message = f"{pushed.applied} applied" + (
         f", {len(rejected)} rejected by ParentPay" if rejected else ""
     )
+    if skip_batches:
+        message += (
+            f" (finishing a push that was cut off: {len(skip_batches)} "
+            f"batch{'es' if len(skip_batches) > 1 else ''} acknowledged before were not sent again)"
+        )
     code = ExitCode.INCOMPLETE if rejected else ExitCode.OK
     return SchoolResult(
         plan.name, plan.urn, code, message, plan=plan, applied=pushed.applied, rejected=rejected
+    )
+
+
+def _how_to_finish(plan_file: Path | None) -> str:
+    if plan_file is not None:
+        return (
+            f"the plan can be finished with `bromsync apply {plan_file}` (what ParentPay "
+            "acknowledged is not sent again)"
+        )
+    return (
+        "run `bromsync run` again to finish: it sends only what ParentPay has not acknowledged "
+        "(or give `run --out DIR` to keep the plan, and finish it with `bromsync apply`)"
     )

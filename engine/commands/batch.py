@@ -37,7 +37,7 @@ def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str
             school.bromcom.password()
         except ConfigError as exc:
             problems.append(f"{school.path}: {exc}")
-    if command == "run":
+    if command == "run" or not options.offline:  # plans read ParentPay before they diff
         try:
             options.open_target().close()
         except ConfigError as exc:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from contextlib import closing
 from pathlib import Path
 
 from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
 from engine.config.school import SchoolConfig
 from engine.pipeline import Options, Run, prepare
-from engine.plan.diff import diff
+from engine.plan.diff import Change, diff
 from engine.plan.guards import archive_guard, consent_guard
 from engine.plan.plan import Plan, PlanFiles, build_plan, write_plan
+from engine.plan.reconcile import reconcile
 from engine.plan.rejections import skip_known_rejections
 from engine.records import Record
 from engine.report.content import build_report
@@ -31,13 +34,22 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
     """
     school, state = run.config, run.state
     prepared = prepare(run)
-    baseline = state.uploaded()
-    changes, summary = diff(prepared.records, baseline, types=prepared.types, held=prepared.held)
+    memory = state.uploaded()
+    live = None if run.options.offline else _parentpay_now(run)
+    seen = reconcile(school, prepared.records, memory, live)
+    if seen.hits:
+        state.save_checks(run.run_id, seen.hits)
+        state.mark_held(run.run_id, seen.held)
+    state.adopt(run.run_id, seen.adopted)
+    held = prepared.held | seen.held
+    records = [r for r in prepared.records if r["mis_id"] not in held]
+    changes, summary = diff(records, seen.baseline, types=prepared.types, held=held)
+    changes = [_with_reason(c, seen.drifted) for c in changes]
     changes, refused = skip_known_rejections(changes, summary, state.rejections())
     results = prepared.results
     reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
     if reason is None and not run.options.allow_mass_archive:
-        reason = archive_guard(school, summary, baseline)
+        reason = archive_guard(school, summary, seen.baseline)
     plan = build_plan(
         school=school,
         run_id=run.run_id,
@@ -45,14 +57,37 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         baseline_id=state.baseline_id(),
         changes=changes,
         summary=summary,
-        checks=[*prepared.hits, *refused],
+        checks=[*prepared.hits, *seen.hits, *refused],
         no_consent=sum(t.no_consent for t in results),
         left_out={t.type: t.left_out for t in results},
         blocked_reason=reason,
+        drift=seen.drift,
+        unmanaged=None if live is None else seen.unmanaged,
+        adopted=[r["mis_id"] for r in seen.adopted],
     )
-    people: dict[str, Record] = {**baseline, **{r["mis_id"]: r for t in results for r in t.records}}
+    people: dict[str, Record] = {
+        **(live or {}),
+        **memory,
+        **{r["mis_id"]: r for t in results for r in t.records},
+    }
     run.say("plan", f"{len(changes)} changes" + (" (blocked)" if reason else ""))
     return plan, people
+
+
+def _parentpay_now(run: Run) -> dict[str, Record]:
+    """The site's people as ParentPay holds them now: one read per school run."""
+    with closing(run.options.open_target()) as target:
+        people = target.people(run.config.parentpay_site_id, status="all")
+    run.say("plan", f"ParentPay holds {len(people)} records for the site")
+    return {p["mis_id"]: p for p in people}
+
+
+def _with_reason(change: Change, drifted: set[tuple[str, str]]) -> Change:
+    """Mark a change that puts back what was changed in ParentPay by hand (drift: restore)."""
+    names = ("status",) if change.op in ("create", "restore") else tuple(change.fields)
+    if change.op != "archive" and any((change.mis_id, n) in drifted for n in names):
+        return dataclasses.replace(change, reason="drift")
+    return change
 
 
 def write_plan_files(

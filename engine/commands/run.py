@@ -28,7 +28,8 @@ def _plan_and_apply(run: Run) -> SchoolResult:
             plan=plan,
             plan_files=files,
         )
-    result = push_plan(run, plan)
+    # The plan file is written before the push, so a push cut off can be finished with apply.
+    result = push_plan(run, plan, plan_file=files.json if files else None)
     result.plan_files = files
     note_held(result, plan)
     return result

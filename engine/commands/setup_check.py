@@ -324,7 +324,7 @@ class _Check:
             return
         trial_school = dataclasses.replace(self.school, options=options)
         with tempfile.TemporaryDirectory(prefix="bromsync-check-") as tmp:
-            settings = Options(Path(tmp), source_factory=lambda _: source)
+            settings = Options(Path(tmp), offline=True, source_factory=lambda _: source)
             with open_run(trial_school, settings, "check") as run:
                 plan, _ = compute_plan(run)
         self.result.trial = plan

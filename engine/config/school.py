@@ -90,6 +90,10 @@ class SchoolConfig:
     dietary_allow: tuple[str, ...] = ()
     max_archive_percent: float = 10
     max_archive_count: int = 25
+    drift: str = "restore"  # "restore" | "report": a field changed in ParentPay since the upload
+    # mis_ids whose change of identity (Bromcom reused the ID for someone else, or a real
+    # correction of both date of birth and legal surname) a person has confirmed.
+    identity_confirmed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The loaded settings as plain JSON-ready data (for `validate --show`, snapshots)."""
@@ -113,6 +117,8 @@ class SchoolConfig:
             "dietary_allow": list(self.dietary_allow),
             "max_archive_percent": self.max_archive_percent,
             "max_archive_count": self.max_archive_count,
+            "drift": self.drift,
+            "identity_confirmed": list(self.identity_confirmed),
         }
 
 
@@ -259,6 +265,10 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
     for key in ("max_archive_percent", "max_archive_count"):
         if key in data.get("guards", {}):
             optional[key] = data["guards"][key]
+    if "drift" in data:
+        optional["drift"] = data["drift"]
+    if "confirmed" in data.get("identity", {}):
+        optional["identity_confirmed"] = tuple(str(m) for m in data["identity"]["confirmed"])
     return SchoolConfig(
         path=path,
         name=school["name"],

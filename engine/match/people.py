@@ -5,7 +5,9 @@ The data-matching exercise of a school that moves to Bromcom from another MIS (d
 be re-keyed to its Bromcom ID before the first upload, or that upload creates a second
 account for the same child and the balance stays on the first. This module is the pure
 part: ParentPay's people and today's mapped Bromcom records in, a list of `Entry` out. It
-never guesses: a pair is proposed only when nothing else could fit either side.
+never guesses: a pair is proposed only when nothing else could fit either side; pairs that
+are only near (engine/match/near.py: a nickname, a typing slip, a date a day out) are listed
+as possible matches for a person to decide.
 docs/matching.md describes the rules for support staff.
 """
 
@@ -32,6 +34,7 @@ from engine.match.keys import (
     upn,
     upn_keys,
 )
+from engine.match.near import NearIndex, find_near
 from engine.records import TYPES, Record, natural_key
 
 __all__ = [
@@ -47,7 +50,8 @@ __all__ = [
 
 # Kinds of entry, in report order. certain and probable are the re-keys --apply sends.
 REKEY_KINDS = ("certain", "probable")
-DECIDE_KINDS = ("ambiguous", "conflict", "duplicate")  # a person must decide: exit 3
+# A person must decide (exit 3); `bromsync match` holds their Bromcom records back meanwhile.
+DECIDE_KINDS = ("ambiguous", "conflict", "duplicate", "possible")
 KINDS = (*REKEY_KINDS, *DECIDE_KINDS, "already_keyed", "only_parentpay", "only_bromcom")
 
 
@@ -62,6 +66,7 @@ class Entry:
     reason: str
     holder: Record | None = None  # a conflict's ParentPay record that holds the Bromcom ID
     outcome: str | None = None  # after --apply: "applied", "rejected (code): message"
+    near: tuple[tuple[str, ...], ...] = ()  # a possible match's reasons, one per Bromcom record
 
     @property
     def old_id(self) -> str | None:
@@ -130,14 +135,19 @@ def _unique_pairs(
 
 
 def match_people(
-    parentpay: Sequence[Record], bromcom: Sequence[Record], types: Collection[str]
+    parentpay: Sequence[Record],
+    bromcom: Sequence[Record],
+    types: Collection[str],
+    not_same: Collection[tuple[str, str]] = (),
 ) -> list[Entry]:
     """Every ParentPay record of the uploaded `types` and every Bromcom record in one entry or more.
 
     `parentpay` are all of ParentPay's people (with status); those of other types are not
-    matched but still hold their IDs. `bromcom` are today's mapped records. Each ParentPay
-    record is in exactly one entry, and so is each Bromcom record, except that a ParentPay
-    record holding an ID a conflict needs is named there too.
+    matched but still hold their IDs. `bromcom` are today's mapped records. `not_same` are
+    (ParentPay mis_id, Bromcom mis_id) pairs a person has found to be two people: never a
+    possible match. Each ParentPay record is in exactly one entry, and so is each Bromcom
+    record, except that a ParentPay record holding an ID a conflict needs is named there too,
+    and a Bromcom record near several ParentPay records is in each of their possible matches.
     """
     entries: list[Entry] = []
     by_id = {r["mis_id"]: r for r in bromcom}
@@ -245,7 +255,8 @@ def match_people(
     near = {pp["mis_id"]: [bc] for pp, bc in pairs} | unsure
     undecided(near, lambda pp, c: "same date of birth; the names differ only in accents")
 
-    entries += _clashes(entries, pp_left, bc_left, keyed_bc, parentpay)
+    # 5. Near misses (a nickname, a typing slip, a date a day out): possible matches, in _clashes.
+    entries += _clashes(entries, pp_left, bc_left, keyed_bc, parentpay, not_same)
     order = {kind: i for i, kind in enumerate(KINDS)}
     entries.sort(
         key=lambda e: (order[e.kind], TYPES.index(e.type), natural_key(e.new_id or e.old_id or ""))
@@ -259,8 +270,9 @@ def _clashes(
     bc_left: list[Record],
     keyed_bc: Sequence[Record],
     parentpay: Sequence[Record],
+    not_same: Collection[tuple[str, str]],
 ) -> list[Entry]:
-    """Re-keys onto an ID ParentPay still uses, duplicates, and what is left on either side.
+    """Re-keys onto an ID ParentPay still uses, duplicates, possible matches, and what is left.
 
     Re-keys are reclassed `certain`/`probable` -> `conflict` in place when their new ID stays
     taken (a cycle of swaps, or a record nothing moves); `order_rekeys` gives the order that
@@ -300,6 +312,16 @@ def _clashes(
                         "Bromcom ID; ask ParentPay support to merge the two (and their balances)",
                     )
                 )
+    # Only then the near misses: a record with an exact match (a second account) is not also
+    # a possible match, nor is a Bromcom record whose ID another record holds (a conflict).
+    possible = _possible(
+        [pp for pp in pp_left if pp["mis_id"] not in seen],
+        [bc for bc in bc_left if bc["mis_id"] not in held_by],
+        not_same,
+    )
+    out += possible
+    seen |= {e.parentpay[0]["mis_id"] for e in possible}
+    near_bc = {bc["mis_id"] for e in possible for bc in e.bromcom}
     for pp in pp_left:
         if pp["mis_id"] not in seen:
             out.append(
@@ -309,6 +331,8 @@ def _clashes(
             )
     for bc in bc_left:
         occupied_by = held_by.get(bc["mis_id"])
+        if bc["mis_id"] in near_bc:
+            continue
         if occupied_by is not None:
             out.append(
                 Entry(
@@ -324,6 +348,38 @@ def _clashes(
             )
         else:
             out.append(Entry("only_bromcom", bc["type"], (), (bc,), "the next run creates it"))
+    return out
+
+
+def _possible(
+    pp_left: Sequence[Record], bc_left: Sequence[Record], not_same: Collection[tuple[str, str]]
+) -> list[Entry]:
+    """ParentPay records left over that may be a Bromcom record left over: one entry each."""
+    index = NearIndex(pp_left)
+    near: dict[str, list[tuple[Record, list[str]]]] = defaultdict(list)
+    for bc in bc_left:
+        for pp, reasons in find_near(bc, index):
+            if (pp["mis_id"], bc["mis_id"]) not in not_same:
+                near[pp["mis_id"]].append((bc, reasons))
+    out = []
+    for pp in pp_left:
+        found = sorted(near.get(pp["mis_id"], ()), key=lambda f: natural_key(f[0]["mis_id"]))
+        if not found:
+            continue
+        if len(found) == 1:
+            reason = "; ".join(found[0][1])
+        else:
+            reason = "; ".join(f"{bc['mis_id']}: {', '.join(why)}" for bc, why in found)
+        out.append(
+            Entry(
+                "possible",
+                pp["type"],
+                (pp,),
+                tuple(bc for bc, _ in found),
+                reason,
+                near=tuple(tuple(why) for _, why in found),
+            )
+        )
     return out
 
 

@@ -1,7 +1,8 @@
 """Diff: what must change in ParentPay so that it matches today's mapped records.
 
-The baseline is the last acknowledged state of each record (`State.uploaded`), never a fresh
-read of ParentPay: what bromsync has not seen acknowledged it does not assume.
+The baseline is what ParentPay holds now of each record bromsync manages (engine/plan/
+reconcile.py brings ParentPay's people and bromsync's memory together), or with `--offline`
+the last acknowledged state alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Change:
     mis_id: str
     fields: dict[str, Any] = field(default_factory=dict)
     before: dict[str, Any] | None = None
+    reason: str | None = None  # "drift": puts back a value changed in ParentPay by hand
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -35,6 +37,8 @@ class Change:
         }
         if self.before is not None:
             out["before"] = self.before
+        if self.reason is not None:
+            out["reason"] = self.reason
         return out
 
 

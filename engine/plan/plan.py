@@ -74,6 +74,15 @@ class Plan:
         return None if reason is None else str(reason)
 
     @property
+    def offline(self) -> bool:
+        """Planned against bromsync's memory alone, without reading ParentPay."""
+        return bool(self.data.get("offline", False))
+
+    @property
+    def drift(self) -> list[dict[str, Any]]:
+        return list(self.data.get("drift", []))
+
+    @property
     def holds_back(self) -> bool:
         """An error check held records back: they are neither planned nor pushed."""
         return any(c["severity"] == "error" for c in self.data["checks"])
@@ -97,7 +106,9 @@ class Plan:
 
     def changes(self) -> list[Change]:
         return [
-            Change(c["op"], c["type"], c["mis_id"], c.get("fields", {}), c.get("before"))
+            Change(
+                c["op"], c["type"], c["mis_id"], c.get("fields", {}), c.get("before"), c.get("reason")
+            )
             for c in self.data["changes"]
         ]
 
@@ -122,7 +133,12 @@ def build_plan(
     no_consent: int,
     left_out: Mapping[str, Mapping[str, int]],
     blocked_reason: str | None,
+    drift: Sequence[Mapping[str, Any]] = (),
+    unmanaged: Mapping[str, int] | None = None,
+    adopted: Sequence[str] = (),
 ) -> Plan:
+    """The plan as written to `<urn>.plan.json`. `unmanaged` None: planned --offline, without
+    reading ParentPay (docs/plan.md); `apply` refuses such a plan."""
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "school": {"urn": school.urn, "name": school.name},
@@ -146,6 +162,10 @@ def build_plan(
         "left_out": {kind: dict(rules) for kind, rules in left_out.items()},
         "blocked": blocked_reason is not None,
         "blocked_reason": blocked_reason,
+        "drift": [dict(d) for d in drift],
+        "unmanaged": None if unmanaged is None else dict(unmanaged),
+        "offline": unmanaged is None,
+        "adopted": list(adopted),
         "site_id": school.parentpay_site_id,
         "run_id": run_id,
         "today": today,

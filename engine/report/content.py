@@ -148,6 +148,61 @@ class Report:
     footer: list[str]
     show_sensitive: bool
     totals_head: tuple[str, ...] = _OP_HEADS
+    # Changed in ParentPay since the last upload: (record, field, ParentPay, uploaded, Bromcom)
+    drift: list[list[str]] = field(default_factory=list)
+    drift_note: str = ""
+    parentpay_note: str = ""  # what the read of ParentPay found, or that the plan is offline
+
+
+DRIFT_COLUMNS = ("Record", "Field", "ParentPay now", "Last uploaded", "Bromcom")
+
+
+def _drift(plan: Plan, people: Mapping[str, Record], show: bool) -> tuple[list[list[str]], str]:
+    """The drift table, and what this plan does with it (drift: restore or report)."""
+    rows = []
+    for d in plan.drift:
+        who = _label(d["mis_id"], people.get(d["mis_id"], {}).get("fields", {}))
+        name = d["field"]
+        if name == "status":
+            values = [("deleted" if v is None and i == 0 else _shown(name, v, show)) for i, v in
+                      enumerate((d["parentpay"], d["uploaded"], d["bromcom"]))]  # fmt: skip
+            if d["bromcom"] is None:
+                values[2] = "not on roll"
+        else:
+            values = [_shown(name, d[k], show) for k in ("parentpay", "uploaded", "bromcom")]
+        rows.append([who, name, *values])
+    restores = sum(1 for c in plan.data["changes"] if c.get("reason") == "drift")
+    note = (
+        f"{restores} change{'s' * (restores != 1)} below put{'s' * (restores == 1)} Bromcom's "
+        "value back (marked `drift`); the school file says `drift: restore`."
+        if restores
+        else "Nothing of it is changed: ParentPay's values stay"
+        + (" (the school file says `drift: report`)." if rows else ".")
+    )
+    return rows, note
+
+
+def _parentpay_note(d: Mapping[str, Any]) -> str:
+    if d.get("offline", False):
+        return (
+            "Planned with `--offline`: ParentPay was not read, so this plan is against bromsync's "
+            "memory of the last upload alone and cannot be applied."
+        )
+    unmanaged = d.get("unmanaged") or {}
+    parts = []
+    if adopted := len(d.get("adopted", [])):
+        parts.append(
+            f"{adopted} record{'s' * (adopted != 1)} that ParentPay already held under the "
+            "Bromcom ID, for the same person, adopted: bromsync manages "
+            + ("it" if adopted == 1 else "them")
+            + " from now on"
+        )
+    if n := sum(unmanaged.values()):
+        parts.append(
+            f"{n} record{'s' * (n != 1)} in ParentPay that bromsync did not upload and Bromcom "
+            "does not have, left untouched"
+        )
+    return "ParentPay was read before planning" + (": " + "; ".join(parts) if parts else "") + "."
 
 
 def _shown(name: str, value: Any, show: bool, empty: str = BLANK) -> str:
@@ -381,8 +436,10 @@ def build_report(
     ]
     baseline, left_out, footer = _prose(d, show_sensitive)
     blocked = _capital(d["blocked_reason"] or "no reason was recorded") if d["blocked"] else None
+    drift, drift_note = _drift(plan, people, show_sensitive)
     return Report(
         d["school"]["name"], d["school"]["urn"], d.get("site_id"), _date(d.get("today", "")),
         _capital(summary_line(summary)), baseline, blocked, totals,
         _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
+        drift=drift, drift_note=drift_note if drift else "", parentpay_note=_parentpay_note(d),
     )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from engine.report.content import BLANK, MASK, CheckView, Event, Person, Report
+from engine.report.content import BLANK, DRIFT_COLUMNS, MASK, CheckView, Event, Person, Report
 
 _CSS = """
 :root { --ink: #1f2933; --muted: #5f6b7a; --line: #dde3ea; --soft: #f4f6f9; --accent: #2b5f8f;
@@ -158,7 +158,9 @@ def _header(r: Report) -> str:
         f'<header>\n<p class="eyebrow">bromsync plan · URN {_e(r.urn)} · ParentPay site {_e(r.site_id)}</p>\n'
         f"<h1>{_e(r.school)}</h1>\n"
         f'<p class="summary">{_e(r.summary)}</p>\n'
-        f'<p class="meta">{_e(r.date)} · {_prose(r.baseline_note)}</p>\n</header>\n'
+        f'<p class="meta">{_e(r.date)} · {_prose(r.baseline_note)}</p>\n'
+        + (f'<p class="meta">{_prose(r.parentpay_note)}</p>\n' if r.parentpay_note else "")
+        + "</header>\n"
     )
     if r.blocked_reason:
         out += (
@@ -181,6 +183,8 @@ def _nav(r: Report) -> str:
     links = [
         f'<li><a href="#s{i}">{_e(s.title)} · {s.size}</a></li>' for i, s in enumerate(r.sections)
     ]
+    if r.drift:
+        links.append(f'<li><a href="#drift">Changed in ParentPay · {len(r.drift)}</a></li>')
     if r.checks:
         links.append(f'<li><a href="#checks">Checks · {len(r.checks)}</a></li>')
     if r.left_out:
@@ -231,6 +235,13 @@ def render_html(r: Report) -> str:
         body.append('<section class="group" id="checks">\n<h2>Checks</h2>\n')
         body += [_check(c) for c in r.checks]
         body.append("</section>\n")
+    if r.drift:
+        body.append(
+            '<section class="group" id="drift">\n<h2>Changed in ParentPay since the last upload'
+            f'<span class="count">{len(r.drift)}</span></h2>\n<p>{_prose(r.drift_note)}</p>\n'
+            + _table(DRIFT_COLUMNS, r.drift)
+            + "</section>\n"
+        )
     if r.left_out:
         items = "".join(f"<li>{_prose(line)}</li>" for line in r.left_out)
         body.append(

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from engine.report.content import CheckView, Person, Report
+from engine.report.content import DRIFT_COLUMNS, CheckView, Person, Report
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`|<>[]"})
 
@@ -53,6 +53,7 @@ def render_markdown(r: Report) -> str:
     """The plan's report as Markdown."""
     out = [f"# {md(r.school)}: sync plan", "", f"**{r.summary}**", ""]
     out += [f"{r.date} · URN {r.urn} · ParentPay site {r.site_id} · {r.baseline_note}", ""]
+    out += [r.parentpay_note, ""] if r.parentpay_note else []
     if r.blocked_reason:
         out += ["> ## ⛔ Blocked: nothing will be pushed", ">", f"> {md(r.blocked_reason)}", ""]
     if r.totals:
@@ -75,6 +76,9 @@ def render_markdown(r: Report) -> str:
                 if event.rows
                 else [*map(_md_person, event.people), ""]
             )
+    if r.drift:
+        out += ["## Changed in ParentPay since the last upload", "", r.drift_note, ""]
+        out += _md_table(DRIFT_COLUMNS, r.drift)
     out += ["## Checks", ""] if r.checks else []
     for check in r.checks:
         out += _md_check(check)

@@ -23,6 +23,7 @@ _KIND_ROWS = {
     "ambiguous": "ambiguous: to decide",
     "conflict": "conflict: to decide",
     "duplicate": "second account: to decide",
+    "possible": "possible match: to decide",
     "already_keyed": "already under the Bromcom ID",
     "only_parentpay": "only in ParentPay (left alone)",
     "only_bromcom": "only in Bromcom (the next run creates them)",
@@ -42,6 +43,18 @@ _ADVICE = {
         "ParentPay holds two accounts for one person: the one under the Bromcom ID (which bromsync "
         "keeps up to date) and this older one. Ask ParentPay support to merge them, so that the "
         "balance and payment history end up on one account."
+    ),
+    "possible": (
+        "Never re-keyed. Each Bromcom record below is not the same as the ParentPay record beside "
+        "it by UPN, or by name and date of birth, but is close enough that it may be the same "
+        "person, typed differently by the old MIS (the reasons say how). Until it is settled, "
+        "bromsync holds the Bromcom record back, so the next run cannot create a second account "
+        "beside the old one. **If they are the same person**, correct the name or date of birth in "
+        "Bromcom, or ask ParentPay support to correct the old record, so that the two agree "
+        "exactly, then run `bromsync match` again: it proposes the re-key. **If they are "
+        "different people**, there is nothing to correct, but bromsync cannot yet be told so: the "
+        "Bromcom record stays held back (the error check `awaiting_data_matching`) until it can. "
+        "Tell your bromsync support both IDs of the line."
     ),
 }
 
@@ -86,6 +99,7 @@ def match_json(result: MatchResult) -> dict[str, Any]:
                 "parentpay": [person_json(p) for p in e.parentpay],
                 "bromcom": [person_json(p, result.held) for p in e.bromcom],
                 "holder": None if e.holder is None else person_json(e.holder),
+                "near": [list(why) for why in e.near],
                 "outcome": e.outcome,
             }
             for e in result.entries
@@ -177,6 +191,35 @@ def _table(
     return lines
 
 
+def _possible_table(entries: Sequence[Entry], held: Collection[str]) -> list[str]:
+    """One line per possible pair, Bromcom first: the reasons name its value first too."""
+    lines = [
+        "| type | Bromcom | date of birth | ParentPay | date of birth | why they may be one person |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        [pp] = e.parentpay
+        for bc, why in zip(e.bromcom, e.near, strict=True):
+            staff = e.type == "staff"
+            cells = [
+                e.type if bc["type"] == pp["type"] else f"{bc['type']} / {pp['type']}",
+                _side([bc], held),
+                "" if staff else str(bc["fields"].get("dob") or "-"),
+                _side([pp], held),
+                "" if staff else str(pp["fields"].get("dob") or "-"),
+                "; ".join(why),
+            ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _where(result: MatchResult) -> str:
+    """The report sections that hold what a person must decide."""
+    kinds = {e.kind for e in result.to_decide}
+    where = ['"To decide"'] if kinds - {"possible"} else []
+    return " and ".join([*where, '"Possible matches"'] if "possible" in kinds else where)
+
+
 def _headline(result: MatchResult) -> list[str]:
     rekeys, decide = len(result.rekeys), len(result.to_decide)
     lines = []
@@ -204,7 +247,8 @@ def _headline(result: MatchResult) -> list[str]:
             "certain and probable ones."
         )
     if decide:
-        lines.append(f'**{decide} to decide by a person** before the first run: see "To decide".')
+        where = _where(result)
+        lines.append(f"**{decide} to decide by a person** before the first run: see {where}.")
     elif not result.refused:
         lines.append("Nothing needs a person's decision.")
     return lines
@@ -234,6 +278,7 @@ def render_match_report(result: MatchResult) -> str:
         ("To decide: ambiguous", _of(result, "ambiguous"), _ADVICE["ambiguous"], False),
         ("To decide: conflicts", _of(result, "conflict"), _ADVICE["conflict"], False),
         ("To decide: second accounts", _of(result, "duplicate"), _ADVICE["duplicate"], False),
+        ("Possible matches: a person must decide", _of(result, "possible"), _ADVICE["possible"], False),
         ("Already under their Bromcom ID", _of(result, "already_keyed"), None, False),
         ("Only in ParentPay (left alone)", _of(result, "only_parentpay"),
          "No Bromcom record on roll today matches them; bromsync never changes them.", False),
@@ -245,6 +290,9 @@ def render_match_report(result: MatchResult) -> str:
         lines += ["", f"## {title}", ""]
         if advice:
             lines += [advice, ""]
+        if entries[0].kind == "possible":
+            lines += _possible_table(entries, held)
+            continue
         lines += _table(
             entries, held, rekeys=rekey, outcome=rekey and result.apply and not result.refused
         )
@@ -266,8 +314,9 @@ def render_match_summary(result: MatchResult) -> str:
             f"    rejected rekey {entry.type} {entry.old_id} -> {entry.new_id}: {entry.outcome}"
         )
     if result.to_decide:
+        where = _where(result)
         lines.append(
-            f'    {len(result.to_decide)} to decide by a person: see "To decide" in the report'
+            f"    {len(result.to_decide)} to decide by a person: see {where} in the report"
         )
     if result.files is not None:
         lines.append(f"    report: {result.files.markdown} (and {result.files.json.name})")

@@ -109,6 +109,17 @@ class RunLog:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class PlanUploads:
+    """What ParentPay acknowledged of one plan's push (see State.plan_uploads)."""
+
+    batches: frozenset[int]  # the plan's batch numbers acknowledged
+    operations: int  # the operations answered in them
+    first_at: str  # when the first of them was acknowledged, "YYYY-MM-DD HH:MM"
+    before: str | None  # the upload acknowledged just before the first of them
+    latest: bool  # the last uploads acknowledged are the plan's, none of another since
+
+
 class State:
     """The DuckDB state of one school, opened for writing."""
 
@@ -179,6 +190,17 @@ class State:
     def start_run(
         self, run_id: str, *, urn: int, school: str, command: str, today: dt.date
     ) -> None:
+        """Record a run as `running`; a run still `running` was killed, so it is `interrupted`.
+
+        Only one program writes a state file at a time (DuckDB locks it), and a run finishes
+        before the next starts, so a row left `running` is a run that never finished.
+        """
+        self.con.execute(
+            "UPDATE runs SET status = 'interrupted', message = 'interrupted: it stopped before "
+            "it finished (killed, or the machine went down); found when run ' || ? || ' started'"
+            " WHERE status = 'running'",
+            [run_id],
+        )
         self.con.execute(
             "INSERT INTO runs (run_id, urn, school, command, today, started_at, status) "
             "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
@@ -311,13 +333,29 @@ class State:
         row = self.con.execute("SELECT upload_id FROM uploads ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
-    def applied_at(self, plan_digest: str) -> str | None:
-        """When the plan with this digest was first acknowledged, or None if it never was."""
+    def plan_uploads(self, plan_digest: str) -> PlanUploads | None:
+        """The batches ParentPay acknowledged of the plan with this digest; None if none was."""
         row = self.con.execute(
-            "SELECT strftime(min(acknowledged_at), '%Y-%m-%d %H:%M') FROM uploads WHERE plan_digest = ?",
-            [plan_digest],
+            "SELECT list(batch), min(seq), max(seq), count(*), "
+            "strftime(min(acknowledged_at), '%Y-%m-%d %H:%M'), "
+            "(SELECT count(*) FROM upload_results r WHERE r.upload_id IN "
+            "  (SELECT upload_id FROM uploads WHERE plan_digest = ?)), "
+            "(SELECT max(seq) FROM uploads) "
+            "FROM uploads WHERE plan_digest = ?",
+            [plan_digest, plan_digest],
         ).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+        if row is None or not row[3]:
+            return None
+        batches, first, last, count, first_at, operations, newest = row
+        before = self.con.execute("SELECT upload_id FROM uploads WHERE seq = ?", [first - 1])
+        found = before.fetchone()
+        return PlanUploads(
+            batches=frozenset(batches),
+            operations=int(operations),
+            first_at=str(first_at),
+            before=None if found is None else str(found[0]),
+            latest=last == newest and count == last - first + 1,
+        )
 
     def uploaded(self) -> dict[str, Record]:
         """The last acknowledged state of every record: mis_id -> {mis_id, type, status, fields}."""
@@ -424,6 +462,39 @@ class State:
                     ),
                     "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
                 )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def adopt(self, run_id: str, records: Sequence[Record]) -> None:
+        """Take records ParentPay already holds into bromsync's memory, as ParentPay holds them.
+
+        They are the same people as Bromcom's records under those IDs (a create whose answer
+        was lost, an older bromsync's records stuck by `exists`, or a record made by hand), so
+        from now on they are managed: updated, archived and checked for drift like any other.
+        """
+        if not records:
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            ids = pa.table({"mis_id": [r["mis_id"] for r in records]})
+            self.con.register("_adopted", ids)
+            self.con.execute("DELETE FROM uploaded WHERE mis_id IN (SELECT mis_id FROM _adopted)")
+            self.con.unregister("_adopted")
+            self._insert(
+                "uploaded",
+                pa.table(
+                    {
+                        "mis_id": [r["mis_id"] for r in records],
+                        "type": [r["type"] for r in records],
+                        "status": [r["status"] for r in records],
+                        "fields": [_json(r["fields"]) for r in records],
+                        "upload_id": [f"adopted-{run_id}"] * len(records),
+                    }
+                ),
+                "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
+            )
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -195,6 +195,13 @@ class ParentPaySimulator:
         with closing(self._store.connect()) as conn:
             return db.list_people(conn, site_id, type, None if status == "all" else status)
 
+    def operations(self, site_id: int) -> list[dict[str, Any]]:
+        """Every operation the site's uploads worked on, oldest first: `upload_id`, `index`,
+        `op`, `type`, `mis_id`, `status` and `code`. A replayed Idempotency-Key adds nothing
+        (nothing was applied again), and an upload answered 5xx left nothing."""
+        with closing(self._store.connect()) as conn:
+            return db.list_operations(conn, site_id)
+
     def account_id(self, site_id: int, mis_id: str) -> int | None:
         """ParentPay's account behind a record: unchanged by convert and rekey."""
         with closing(self._store.connect()) as conn:
@@ -214,6 +221,35 @@ class ParentPaySimulator:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def edit_by_hand(
+        self, site_id: int, mis_id: str, *, status: str | None = None, **fields: Any
+    ) -> None:
+        """Change a record as a school's ParentPay administrator would in the web site: no
+        upload, no Idempotency-Key. Raises ValueError for an unknown record or a bad value."""
+        with closing(self._store.connect()) as conn:
+            person = db.get_person(conn, site_id, mis_id)
+            if person is None:
+                raise ValueError(f"no record {mis_id!r} on site {site_id}")
+            new = {**person["fields"], **fields}
+            found = problems(person["type"], new, whole=True)
+            if status is not None and status not in STATUSES:
+                found.append(f"status must be one of {STATUSES}")
+            if found:
+                raise ValueError(f"cannot edit {mis_id!r}: {'; '.join(found)}")
+            db.update_person(
+                conn, site_id, mis_id, type_=person["type"],
+                status=status or person["status"], fields=new,
+            )  # fmt: skip
+            conn.commit()
+
+    def delete_by_hand(self, site_id: int, mis_id: str) -> None:
+        """Delete a record (and its account) as an administrator would in the web site."""
+        with closing(self._store.connect()) as conn:
+            if db.get_person(conn, site_id, mis_id) is None:
+                raise ValueError(f"no record {mis_id!r} on site {site_id}")
+            conn.execute("DELETE FROM people WHERE site_id = ? AND mis_id = ?", (site_id, mis_id))
+            conn.commit()
 
     @staticmethod
     def _seed_one(conn: sqlite3.Connection, site_id: int, person: Mapping[str, Any]) -> None:

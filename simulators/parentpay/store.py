@@ -42,6 +42,19 @@ CREATE TABLE IF NOT EXISTS uploads (
     received_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (site_id, idempotency_key)
 );
+-- Every operation an upload worked on, with its result, in order: what ParentPay did, for tests
+-- that check nothing was applied twice. A replayed key adds nothing; a 5xx is rolled back.
+CREATE TABLE IF NOT EXISTS operations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    site_id INTEGER NOT NULL REFERENCES sites(site_id),
+    upload_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    op TEXT,
+    type TEXT,
+    mis_id TEXT,
+    status TEXT NOT NULL,
+    code TEXT
+);
 """
 
 
@@ -166,6 +179,36 @@ def store_answer(
         "INSERT INTO uploads (site_id, idempotency_key, upload_id, answer) VALUES (?, ?, ?, ?)",
         (site_id, key, upload_id, answer),
     )
+
+
+def log_operations(
+    conn: sqlite3.Connection, site_id: int, upload_id: str, operations: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    conn.executemany(
+        "INSERT INTO operations (site_id, upload_id, idx, op, type, mis_id, status, code)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (site_id, upload_id, r["index"], *_kind(op), r["mis_id"], r["status"], r["code"])
+            for op, r in zip(operations, results, strict=True)
+        ],
+    )
+
+
+def list_operations(conn: sqlite3.Connection, site_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT upload_id, idx, op, type, mis_id, status, code FROM operations"
+        " WHERE site_id = ? ORDER BY seq",
+        (site_id,),
+    ).fetchall()
+    keys = ("upload_id", "index", "op", "type", "mis_id", "status", "code")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _kind(op: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The op and type as sent, when they are text (a malformed operation is logged too)."""
+    kind, type_ = op.get("op"), op.get("type")
+    return (kind if isinstance(kind, str) else None, type_ if isinstance(type_, str) else None)
 
 
 def _dump(fields: dict[str, Any]) -> str:

@@ -50,6 +50,7 @@ def process_upload(
         results = apply_operations(conn, site_id, operations)
         answer = json.dumps({"upload_id": upload_id, "results": results}, ensure_ascii=False)
         store.store_answer(conn, site_id, key, upload_id, answer)
+        store.log_operations(conn, site_id, upload_id, operations, results)
         conn.execute("COMMIT" if commit else "ROLLBACK")
         return answer, False
     except BaseException:

@@ -305,6 +305,29 @@ def test_same_idempotency_key_returns_the_first_answer_and_applies_nothing(
     assert post(sim, [], key="upload-1", site=5002).json()["upload_id"] != first.json()["upload_id"]
 
 
+def test_the_operations_log_counts_what_was_applied_not_replays_or_5xx(
+    sim: ParentPaySimulator,
+) -> None:
+    create = {"op": "create", "type": "staff", "mis_id": "S2", "fields": STAFF}
+    archive = {"op": "archive", "type": "pupil", "mis_id": "P1"}
+    sim.inject(503, method="POST")
+    assert post(sim, [create], key="u1").status_code == 503
+    upload_id = post(sim, [create, archive], key="u1").json()["upload_id"]
+    post(sim, [create, archive], key="u1")  # a replay
+    post(sim, [create], key="u2")  # the same create again, under a new key: `exists`
+    rows = sim.operations(SITE)
+    assert rows[:2] == [
+        {"upload_id": upload_id, "index": 0, "op": "create", "type": "staff", "mis_id": "S2"}
+        | {"status": "applied", "code": None},
+        {"upload_id": upload_id, "index": 1, "op": "archive", "type": "pupil", "mis_id": "P1"}
+        | {"status": "applied", "code": None},
+    ]
+    assert [(r["op"], r["status"], r["code"]) for r in rows[2:]] == [
+        ("create", "rejected", "exists")
+    ]
+    assert sim.operations(5002) == []
+
+
 def test_everything_survives_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "pp"
     create = [{"op": "create", "type": "staff", "mis_id": "S2", "fields": STAFF}]

@@ -208,7 +208,16 @@ def make_plan(*, blocked: str | None = None) -> tuple[Plan, dict[str, Any]]:
             "preadmission": {"accepted": 0},
         },
         blocked_reason=blocked,
-    )
+        drift=[
+            {"type": "pupil", "mis_id": "1004", "field": "payer_email",
+             "parentpay": "mum@example.org", "uploaded": "m.hussain@example.org",
+             "bromcom": "m.hussain@example.org"},
+            {"type": "pupil", "mis_id": "1004", "field": "dietary",
+             "parentpay": [], "uploaded": ["Nut Allergy"], "bromcom": ["Nut Allergy"]},
+        ],
+        unmanaged={"pupil": 2, "staff": 0, "preadmission": 0},
+        adopted=["1009"],
+    )  # fmt: skip
     # The report reads check results as the plan holds them, whatever class the checks produce.
     return Plan({**plan.data, "checks": CHECKS}), {**baseline, **{r["mis_id"]: r for r in today}}
 

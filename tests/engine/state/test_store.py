@@ -13,8 +13,8 @@ from engine.checks.run import CheckHit
 from engine.errors import StateError
 from engine.records import Record
 from engine.sources import Table
-from engine.state.store import State, state_path
 from engine.state.query import query_state
+from engine.state.store import State, state_path
 
 URN = 100001
 TODAY = dt.date(2026, 11, 28)
@@ -329,3 +329,64 @@ def test_a_state_open_for_writing_in_this_process_cannot_be_opened_again(tmp_pat
         State(path, read_only=True).close()
     # Once closed, it opens.
     State(path, read_only=True).close()
+
+
+def test_a_run_left_running_by_a_kill_is_marked_interrupted_by_the_next(tmp_path: Path) -> None:
+    path = state_path(tmp_path, URN)
+    with State(path) as s:
+        s.start_run("r1", urn=URN, school="Oakfield", command="plan", today=TODAY)
+        s.finish_run("r1", status="ok", message="2 to create")
+        s.start_run("r2", urn=URN, school="Oakfield", command="run", today=TODAY)
+        # killed here: r2 never finishes
+    with State(path) as s:
+        assert s.con.execute("SELECT status FROM runs WHERE run_id = 'r2'").fetchone() == (
+            "running",
+        )  # opening the file changes nothing; starting the next run does
+        s.start_run("r3", urn=URN, school="Oakfield", command="apply", today=TODAY)
+        rows = s.con.execute(
+            "SELECT run_id, status, message, finished_at FROM runs ORDER BY run_id"
+        ).fetchall()
+    assert rows == [
+        ("r1", "ok", "2 to create", rows[0][3]),
+        (
+            "r2",
+            "interrupted",
+            "interrupted: it stopped before it finished (killed, or the machine went down); "
+            "found when run r3 started",
+            None,
+        ),
+        ("r3", "running", None, None),
+    ]
+
+
+def test_plan_uploads_says_which_batches_of_a_plan_were_acknowledged(state: State) -> None:
+    def ack(upload_id: str, digest: str, batch: int, count: int) -> None:
+        results = [
+            {"index": 500 * batch + i, "op": "create", "type": "pupil", "mis_id": f"{batch}-{i}"}
+            | {"status": "applied"}
+            for i in range(count)
+        ]
+        state.acknowledge(
+            run_id="r1",
+            plan_digest=digest,
+            batch=batch,
+            key=f"k-{digest}-{batch}",
+            upload_id=upload_id,
+            results=results,
+            new_states=[],
+        )
+
+    assert state.plan_uploads("a") is None
+    ack("u1", "a", 0, 3)
+    ack("u2", "b", 0, 2)
+    ack("u3", "b", 1, 1)
+    b = state.plan_uploads("b")
+    assert b is not None
+    assert (b.batches, b.operations, b.before, b.latest) == (frozenset({0, 1}), 3, "u1", True)
+    assert len(b.first_at) == len("2026-11-28 10:57")
+    a = state.plan_uploads("a")
+    assert a is not None and (a.batches, a.before, a.latest) == (frozenset({0}), None, False)
+    ack("u4", "c", 0, 1)
+    ack("u5", "b", 2, 1)  # b's batches are the latest again, but c came in between
+    b = state.plan_uploads("b")
+    assert b is not None and (b.batches, b.latest) == (frozenset({0, 1, 2}), False)
