@@ -36,7 +36,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
     prepared = prepare(run)
     memory = state.uploaded()
     live = None if run.options.offline else _parentpay_now(run)
-    seen = reconcile(school, prepared.records, memory, live)
+    seen = reconcile(school, prepared.records, memory, live, held=prepared.held)
     if seen.hits:
         state.save_checks(run.run_id, seen.hits)
         state.mark_held(run.run_id, seen.held)
@@ -84,8 +84,8 @@ def _parentpay_now(run: Run) -> dict[str, Record]:
 
 def _with_reason(change: Change, drifted: set[tuple[str, str]]) -> Change:
     """Mark a change that puts back what was changed in ParentPay by hand (drift: restore)."""
-    names = ("status",) if change.op in ("create", "restore") else tuple(change.fields)
-    if change.op != "archive" and any((change.mis_id, n) in drifted for n in names):
+    names = ("status",) if change.op in ("create", "restore", "archive") else tuple(change.fields)
+    if any((change.mis_id, n) in drifted for n in names):
         return dataclasses.replace(change, reason="drift")
     return change
 

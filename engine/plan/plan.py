@@ -163,6 +163,7 @@ def build_plan(
         "blocked": blocked_reason is not None,
         "blocked_reason": blocked_reason,
         "drift": [dict(d) for d in drift],
+        "drift_mode": school.drift,
         "unmanaged": None if unmanaged is None else dict(unmanaged),
         "offline": unmanaged is None,
         "adopted": list(adopted),

@@ -15,12 +15,13 @@ and what bromsync last uploaded (its memory) are brought together here, as docs/
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.checks.run import CheckHit
 from engine.config.school import SchoolConfig
+from engine.match import keys
 from engine.match.keys import name_key
 from engine.match.near import NearIndex, find_near
 from engine.records import RECORD_FIELDS, TYPES, Record, natural_key
@@ -69,9 +70,12 @@ def reconcile(
     records: Sequence[Record],
     memory: Mapping[str, Record],
     live: Mapping[str, Record] | None,
+    *,
+    held: Collection[str] = (),
 ) -> Reconciled:
     """Bring Bromcom's `records` (not held), bromsync's `memory` and ParentPay's `live` people
-    together. `live` None is `plan --offline`: the diff runs against the memory alone."""
+    together. `held`: Bromcom's records the checks hold back, still Bromcom's, never counted as
+    unmanaged. `live` None is `plan --offline`: the diff runs against the memory alone."""
     if live is None:
         return Reconciled(baseline=dict(memory), hits=_identity(school, records, memory, memory))
     out = Reconciled(baseline={})
@@ -95,7 +99,7 @@ def reconcile(
             taken.append((record, now))
     out.hits += _identity(school, records, memory, {**memory, **live})
     out.hits += _taken(taken)
-    managed = set(memory) | set(bromcom)
+    managed = set(memory) | set(bromcom) | set(held)
     unmanaged = [p for m, p in live.items() if m not in managed]
     out.hits += _possible_duplicates(creates, unmanaged)
     out.unmanaged = {t: sum(1 for p in unmanaged if p["type"] == t) for t in TYPES}
@@ -242,7 +246,7 @@ def _possible_duplicates(creates: Sequence[Record], unmanaged: Sequence[Record])
     found: dict[str, list[str]] = {}
     for record in creates:
         near = find_near(record, index)
-        near += [(o, ["the same name and date of birth"]) for o in unmanaged if _exact(record, o)]
+        near += [(o, [why]) for o in unmanaged if (why := _exact(record, o))]
         for other, reasons in near:
             found.setdefault(record["type"], []).append(
                 f"{record['mis_id']}: Bromcom {_who(record)}; ParentPay {other['mis_id']} "
@@ -270,15 +274,22 @@ def _possible_duplicates(creates: Sequence[Record], unmanaged: Sequence[Record])
     ]
 
 
-def _exact(a: Record, b: Record) -> bool:
-    """The same name and date of birth (or the same UPN), of compatible types."""
+def _exact(a: Record, b: Record) -> str:
+    """Why `a` and `b` are plainly one person ("" if not), as the data-matching exercise would
+    pair them: the same UPN; or a name (preferred or legal) and the date of birth; staff by
+    name or by email."""
     if a["type"] != b["type"] and (a["type"], b["type"]) not in _COMPATIBLE:
-        return False
-    fa, fb = a["fields"], b["fields"]
-    if fa.get("upn") and fa.get("upn") == fb.get("upn"):
-        return True
-    names = all(_same_text(fa.get(k), fb.get(k)) for k in ("forename", "surname"))
-    return names and fa.get("dob") == fb.get("dob")
+        return ""
+    if keys.upn(a) and keys.upn(a) == keys.upn(b):
+        return "the same UPN"
+    same_name = bool(keys.names(a) & keys.names(b))
+    if a["type"] == "staff":
+        if keys.email(a) and keys.email(a) == keys.email(b):
+            return "the same email"
+        return "the same name" if same_name else ""
+    if same_name and a["fields"].get("dob") and a["fields"].get("dob") == b["fields"].get("dob"):
+        return "the same name and date of birth"
+    return ""
 
 
 def _who(record: Record) -> str:

@@ -172,13 +172,21 @@ def _drift(plan: Plan, people: Mapping[str, Record], show: bool) -> tuple[list[l
             values = [_shown(name, d[k], show) for k in ("parentpay", "uploaded", "bromcom")]
         rows.append([who, name, *values])
     restores = sum(1 for c in plan.data["changes"] if c.get("reason") == "drift")
-    note = (
-        f"{restores} change{'s' * (restores != 1)} below put{'s' * (restores == 1)} Bromcom's "
-        "value back (marked `drift`); the school file says `drift: restore`."
-        if restores
-        else "Nothing of it is changed: ParentPay's values stay"
-        + (" (the school file says `drift: report`)." if rows else ".")
-    )
+    if plan.data.get("drift_mode", "restore") == "report":
+        note = (
+            "Nothing of it is changed: ParentPay's values stay, as the school file says "
+            "`drift: report`."
+        )
+    elif restores:
+        note = (
+            f"The school file says `drift: restore`: {restores} of the changes above put "
+            + ("it" if restores == 1 else "them")
+            + " back as Bromcom has "
+            + ("it" if restores == 1 else "them")
+            + " (their reason in the plan file is `drift`)."
+        )
+    else:
+        note = "Nothing needs putting back: Bromcom no longer has these records, or agrees."
     return rows, note
 
 

@@ -231,10 +231,6 @@ def render_html(r: Report) -> str:
         )
         body += [_event(e) for e in s.events]
         body.append("</section>\n")
-    if r.checks:
-        body.append('<section class="group" id="checks">\n<h2>Checks</h2>\n')
-        body += [_check(c) for c in r.checks]
-        body.append("</section>\n")
     if r.drift:
         body.append(
             '<section class="group" id="drift">\n<h2>Changed in ParentPay since the last upload'
@@ -242,6 +238,10 @@ def render_html(r: Report) -> str:
             + _table(DRIFT_COLUMNS, r.drift)
             + "</section>\n"
         )
+    if r.checks:
+        body.append('<section class="group" id="checks">\n<h2>Checks</h2>\n')
+        body += [_check(c) for c in r.checks]
+        body.append("</section>\n")
     if r.left_out:
         items = "".join(f"<li>{_prose(line)}</li>" for line in r.left_out)
         body.append(

@@ -106,7 +106,7 @@ def test_drift_restore_puts_bromcom_back_and_lists_it(stack: Stack) -> None:
     assert plan["unmanaged"] == {"pupil": 1, "staff": 0, "preadmission": 0}
     report = (stack.plans / "100001.plan.md").read_text(encoding="utf-8")
     assert "## Changed in ParentPay since the last upload" in report
-    assert "someone.else@example.com" in report and "put Bromcom's" in report
+    assert "someone.else@example.com" in report and "back as Bromcom has them" in report
     assert result.exit_code == 3
 
     run_school(school(stack), options(stack))
