@@ -23,7 +23,6 @@ from engine.state.views import (
     view_sql,
 )
 
-
 # all schools at once ---------------------------------------------------------------------------
 
 

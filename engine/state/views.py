@@ -13,10 +13,7 @@ columns, even a file written before the views existed.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
