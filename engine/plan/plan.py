@@ -107,7 +107,12 @@ class Plan:
     def changes(self) -> list[Change]:
         return [
             Change(
-                c["op"], c["type"], c["mis_id"], c.get("fields", {}), c.get("before"), c.get("reason")
+                c["op"],
+                c["type"],
+                c["mis_id"],
+                c.get("fields", {}),
+                c.get("before"),
+                c.get("reason"),
             )
             for c in self.data["changes"]
         ]

@@ -106,7 +106,9 @@ def test_the_whole_pupil_record() -> None:
         "fsm": False, "fsm_start": None, "fsm_end": None,
         "payer_email": "cerys.davies@example.com", "payer_mobile": "07700 900116", "dietary": [],
     }  # fmt: skip
-    assert tuple(fields) == RECORD_FIELDS["pupil"]  # exactly docs/parentpay-api.md's fields, in order
+    assert (
+        tuple(fields) == RECORD_FIELDS["pupil"]
+    )  # exactly docs/parentpay-api.md's fields, in order
 
 
 def test_mis_id_is_the_student_id_as_text() -> None:

@@ -20,9 +20,9 @@ from engine.checks.run import CheckHit
 from engine.errors import StateError
 from engine.records import RECORD_FIELDS, Record
 from engine.sources import Table
+from engine.state.query import attach_all, query_all, query_state
 from engine.state.store import _SCHEMA, State, state_path
 from engine.state.views import SCHEMA_VERSION, TABLES, VIEWS
-from engine.state.query import attach_all, query_all, query_state
 from tests.helpers import REPO as ROOT
 
 TODAY = dt.date(2026, 11, 28)
