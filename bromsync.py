@@ -289,9 +289,11 @@ def plan(
 def apply(planfile: Path, state_dir: str | None) -> int:
     """Push exactly the changes of PLANFILE to ParentPay.
 
-    Refused if the plan was edited, was blocked, or its baseline is no longer the school's last
-    acknowledged upload. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN and the state
-    folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
+    A plan whose push was cut off (a crash, ParentPay down) is finished: the batches ParentPay
+    acknowledged are skipped, the others sent with their same keys, so nothing goes twice.
+    Refused if the plan was edited, was blocked, was made --offline, was already applied, or
+    another upload has been acknowledged since it was made. Needs BROMSYNC_PARENTPAY_URL and
+    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
     1 ParentPay failed; 2 the plan cannot be applied (stale, edited, missing) or bad configuration.
     """
     from engine.commands.apply import apply_plan
