@@ -236,3 +236,18 @@ def test_offline_plans_need_no_parentpay_and_cannot_be_applied(
     assert "Planned with `--offline`" in (stack.plans / "100001.plan.md").read_text("utf-8")
     with pytest.raises(PlanError, match="--offline"):
         apply_plan(stack.plans / "100001.plan.json", options(stack))
+
+
+def test_a_create_that_looks_like_an_unmanaged_record_is_held_not_duplicated(stack: Stack) -> None:
+    # An account from the school's old MIS, a letter out in the surname, a day out in the dob.
+    stack.parentpay.seed(SITE_ID, [person(
+        "OLD-17", forename="Alex", surname="Whitfeld", dob="2018-01-16", year_code="4",
+    )])  # fmt: skip
+    result = run_school(school(stack), options(stack))
+    plan = result.plan
+    assert plan is not None
+    hit = checks(plan.data)["possible_duplicate"]
+    assert hit["records"] == ["1001"]
+    assert "OLD-17" in hit["details"][0] and "Whitfeld" in hit["details"][0]
+    assert "1001" not in live(stack)  # no second account
+    assert result.exit_code == 3
