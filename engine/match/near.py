@@ -55,8 +55,12 @@ def forename_groups() -> dict[str, frozenset[int]]:
 
 def common_variants(a: str, b: str) -> bool:
     """Whether two forenames are in one group of the shipped list (Will and William, Dai and Dafydd)."""
+    return _variants(_bare(a), _bare(b))
+
+
+def _variants(bare_a: str, bare_b: str) -> bool:
     groups = forename_groups()
-    return bool(groups.get(_bare(a), frozenset()) & groups.get(_bare(b), frozenset()))
+    return bool(groups.get(bare_a, frozenset()) & groups.get(bare_b, frozenset()))
 
 
 def _bare(value: Any) -> str:
@@ -91,12 +95,12 @@ def _names(fields: dict[str, Any], *names: str) -> tuple[_Name, ...]:
     out: dict[str, _Name] = {}
     for name in names:
         raw = fields.get(name)
-        if not isinstance(raw, str) or not name_key(raw):
+        key = name_key(raw)
+        if not key or key in out:  # the preferred name first: that is the one shown
             continue
+        assert isinstance(raw, str)
         words = tuple(w for w in (_bare(part) for part in _WORDS.split(raw)) if w)
-        out.setdefault(
-            name_key(raw), _Name(raw.strip(), name_key(raw), _bare(raw), words)
-        )  # the preferred name first: that is the one shown
+        out[key] = _Name(raw.strip(), key, strip_accents(key), words)
     return tuple(out.values())
 
 
@@ -147,7 +151,7 @@ def _forename(a: _Person, b: _Person) -> _Found:
                 return 0, None
             if x.bare == y.bare:
                 found: _Near = 1, f"forename {x.raw} / {y.raw} (only the accents differ)"
-            elif common_variants(x.bare, y.bare):
+            elif _variants(x.bare, y.bare):
                 found = 2, f"forename {x.raw} / {y.raw} (a common variant)"
             else:
                 continue
@@ -269,10 +273,7 @@ class NearIndex:
         """The candidates near `record`, in mis_id order, each with `near_reasons(record, it)`."""
         me = _person(record)
         if me.kind == "pupil" and me.dob is not None:
-            days = {me.dob, me.dob - timedelta(days=1), me.dob + timedelta(days=1)}
-            if (swapped := _swapped(me.dob)) is not None:
-                days.add(swapped)
-            pool = [p for day in days for p in self._by_dob.get(day, ())]
+            pool = [p for day in _near_days(me.dob) for p in self._by_dob.get(day, ())]
         elif me.kind == "staff":
             pool = [p for key in _forename_buckets(me) for p in self._by_forename.get(key, ())]
         else:
@@ -289,6 +290,14 @@ class NearIndex:
         return out
 
 
+def _near_days(day: date) -> set[date]:
+    """The dates of birth a pupil born on `day` may have been typed as: itself included."""
+    days = {day, day - timedelta(days=1), day + timedelta(days=1)}
+    if (swapped := _swapped(day)) is not None:
+        days.add(swapped)
+    return days
+
+
 def _forename_buckets(p: _Person) -> set[tuple[str, Any]]:
     """Keys two staff share when their forenames are the same (accents aside) or variants."""
     groups = forename_groups()
@@ -303,7 +312,23 @@ def find_near(record: Record, candidates: Iterable[Record]) -> list[tuple[Record
     """The candidates near `record` (not exact matches), with `near_reasons(record, candidate)`.
 
     `candidates` may be a `NearIndex`, built once, when many records are compared with the same
-    candidates; any other iterable is indexed for this one call.
+    candidates; from any other iterable only those born on a near day (pupils) or of the same
+    type (staff) are prepared, for this one call.
     """
-    index = candidates if isinstance(candidates, NearIndex) else NearIndex(candidates)
-    return index.find(record)
+    if isinstance(candidates, NearIndex):
+        return candidates.find(record)
+    me = _person(record)
+    if me.kind == "pupil" and me.dob is not None:
+        days = {str(day) for day in _near_days(me.dob)}
+        pool = [
+            c
+            for c in candidates
+            if c["type"] in PUPIL_LIKE and _text(c["fields"].get("dob")) in days
+        ]
+    else:
+        pool = [c for c in candidates if c["type"] == "staff"] if me.kind == "staff" else []
+    return NearIndex(pool).find(record)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else str(value)
