@@ -175,28 +175,19 @@ def _identity(
             confirmed.setdefault(record["type"], []).append(mis_id)
         else:
             changed.setdefault(record["type"], []).append((record, held))
-    hits = [
-        CheckHit(
-            name="identity_changed",
-            severity="error",
-            type=kind,
-            records=sorted((r["mis_id"] for r, _ in pairs), key=natural_key),
-            message="ParentPay already holds an account under these IDs for someone else "
-            "(another type of record, or a different date of birth and legal surname). Sending "
-            "them would hand that account, its balance and its history to another person, so "
-            "they are held back; the account in ParentPay is left untouched.",
-            remediation="In Bromcom, check each person named here. If Bromcom reused an ID for "
-            "a new person (or a staff ID now equals a former pupil's), give the new person an "
-            "ID of their own (for staff, upload.staff_id_prefix keeps staff and pupil IDs apart). "
-            "If it is the same person and both the date of birth and the legal surname were "
-            "corrected, add the ID to identity.confirmed in the school file and run again.",
-            details=[
-                f"{r['mis_id']}: Bromcom {_who(r)}; ParentPay {_who(h)}"
-                for r, h in sorted(pairs, key=lambda p: natural_key(p[0]["mis_id"]))
-            ],
-        )
-        for kind, pairs in sorted(changed.items(), key=lambda kv: TYPES.index(kv[0]))
-    ]
+    hits = _held_per_type(
+        "identity_changed",
+        {kind: {r["mis_id"]: [_pair(r, h)] for r, h in pairs} for kind, pairs in changed.items()},
+        message="ParentPay already holds an account under these IDs for someone else "
+        "(another type of record, or a different date of birth and legal surname). Sending "
+        "them would hand that account, its balance and its history to another person, so "
+        "they are held back; the account in ParentPay is left untouched.",
+        remediation="In Bromcom, check each person named here. If Bromcom reused an ID for "
+        "a new person (or a staff ID now equals a former pupil's), give the new person an "
+        "ID of their own (for staff, upload.staff_id_prefix keeps staff and pupil IDs apart). "
+        "If it is the same person and both the date of birth and the legal surname were "
+        "corrected, add the ID to identity.confirmed in the school file and run again.",
+    )
     for kind, ids in sorted(confirmed.items(), key=lambda kv: TYPES.index(kv[0])):
         hits.append(
             CheckHit(
@@ -214,28 +205,19 @@ def _identity(
 
 
 def _taken(pairs: Sequence[tuple[Record, Record]]) -> list[CheckHit]:
-    by_type: dict[str, list[tuple[Record, Record]]] = {}
+    found: dict[str, dict[str, list[str]]] = {}
     for record, now in pairs:
-        by_type.setdefault(record["type"], []).append((record, now))
-    return [
-        CheckHit(
-            name="mis_id_taken",
-            severity="error",
-            type=kind,
-            records=sorted((r["mis_id"] for r, _ in found), key=natural_key),
-            message="ParentPay already holds a record under these IDs, not uploaded by bromsync, "
-            "for someone else; these Bromcom records are held back so that nobody takes over "
-            "another person's account.",
-            remediation="Ask ParentPay support whose account each ID is. If it is the same person "
-            "with old details, correct the date of birth or surname in Bromcom or ParentPay; if it "
-            "is someone else, the record in ParentPay needs another ID (run `bromsync match`).",
-            details=[
-                f"{r['mis_id']}: Bromcom {_who(r)}; ParentPay {_who(n)}"
-                for r, n in sorted(found, key=lambda p: natural_key(p[0]["mis_id"]))
-            ],
-        )
-        for kind, found in sorted(by_type.items(), key=lambda kv: TYPES.index(kv[0]))
-    ]
+        found.setdefault(record["type"], {})[record["mis_id"]] = [_pair(record, now)]
+    return _held_per_type(
+        "mis_id_taken",
+        found,
+        message="ParentPay already holds a record under these IDs, not uploaded by bromsync, "
+        "for someone else; these Bromcom records are held back so that nobody takes over "
+        "another person's account.",
+        remediation="Ask ParentPay support whose account each ID is. If it is the same person "
+        "with old details, correct the date of birth or surname in Bromcom or ParentPay; if it "
+        "is someone else, the record in ParentPay needs another ID (run `bromsync match`).",
+    )
 
 
 def _possible_duplicates(creates: Sequence[Record], unmanaged: Sequence[Record]) -> list[CheckHit]:
@@ -243,35 +225,55 @@ def _possible_duplicates(creates: Sequence[Record], unmanaged: Sequence[Record])
     if not creates or not unmanaged:
         return []
     index = NearIndex(unmanaged)  # built once for every create
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, list[str]]] = {}
     for record in creates:
-        near = find_near(record, index)
-        near += [(o, [why]) for o in unmanaged if (why := _exact(record, o))]
-        for other, reasons in near:
-            found.setdefault(record["type"], []).append(
-                f"{record['mis_id']}: Bromcom {_who(record)}; ParentPay {other['mis_id']} "
-                f"{_who(other)} ({'; '.join(reasons)})"
+        near = {o["mis_id"]: (o, reasons) for o, reasons in find_near(record, index)}
+        for other in unmanaged:
+            if other["mis_id"] not in near and (why := _exact(record, other)):
+                near[other["mis_id"]] = (other, [why])
+        if near:
+            found.setdefault(record["type"], {})[record["mis_id"]] = sorted(
+                f"{_pair(record, other, other['mis_id'])} ({'; '.join(reasons)})"
+                for other, reasons in near.values()
             )
-    by_type: dict[str, set[str]] = {}
-    for record in creates:
-        if any(line.startswith(f"{record['mis_id']}: ") for line in found.get(record["type"], [])):
-            by_type.setdefault(record["type"], set()).add(record["mis_id"])
-    return [
-        CheckHit(
-            name="possible_duplicate",
-            severity="error",
-            type=kind,
-            records=sorted(ids, key=natural_key),
-            message="These new Bromcom records look like people ParentPay already holds under "
-            "another ID (their own account from another MIS or made by hand); creating them "
-            "could give one child two accounts, so they are held back.",
-            remediation="Run `bromsync match` for the school and settle each pair in its report: "
-            "re-key the same person to the Bromcom ID (`bromsync match --apply`), or correct the "
-            "data in Bromcom or ParentPay if they are not the same person.",
-            details=sorted(found[kind]),
+    return _held_per_type(
+        "possible_duplicate",
+        found,
+        message="These new Bromcom records look like people ParentPay already holds under "
+        "another ID (their own account from another MIS or made by hand); creating them "
+        "could give one child two accounts, so they are held back.",
+        remediation="Run `bromsync match` for the school and settle each pair in its report: "
+        "re-key the same person to the Bromcom ID (`bromsync match --apply`), or correct the "
+        "data in Bromcom or ParentPay if they are not the same person.",
+    )
+
+
+def _held_per_type(
+    name: str, found: Mapping[str, Mapping[str, list[str]]], *, message: str, remediation: str
+) -> list[CheckHit]:
+    """One error check per type holding back `found` (type -> mis_id -> its detail lines)."""
+    hits = []
+    for kind in (t for t in TYPES if found.get(t)):
+        ids = sorted(found[kind], key=natural_key)
+        details = [line for mis_id in ids for line in found[kind][mis_id]]
+        hits.append(
+            CheckHit(
+                name=name,
+                severity="error",
+                type=kind,
+                records=ids,
+                message=message,
+                remediation=remediation,
+                details=details,
+            )
         )
-        for kind, ids in sorted(by_type.items(), key=lambda kv: TYPES.index(kv[0]))
-    ]
+    return hits
+
+
+def _pair(bromcom: Record, parentpay: Record, parentpay_id: str = "") -> str:
+    """A detail line naming both people: `1003: Bromcom staff Nia Evans; ParentPay pupil ...`."""
+    other = f"{parentpay_id} " if parentpay_id else ""
+    return f"{bromcom['mis_id']}: Bromcom {_who(bromcom)}; ParentPay {other}{_who(parentpay)}"
 
 
 def _exact(a: Record, b: Record) -> str:
