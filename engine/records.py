@@ -43,17 +43,9 @@ class RecordType:
     title: str  # a report heading
 
     @property
-    def date_fields(self) -> tuple[str, ...]:
-        return tuple(f for f in self.fields if f in DATE_FIELDS)
-
-    @property
     def view(self) -> str:
         """The analysts' view of this type's records as last synced."""
         return f"current_{self.option}"
-
-    def count(self, n: int) -> str:
-        """ "1 pupil", "3 pupils", "1 member of staff"."""
-        return f"{n} {self.one if n == 1 else self.many}"
 
 
 DATE_FIELDS = frozenset({"dob", "fsm_start", "fsm_end", "admission_date"})
@@ -90,9 +82,6 @@ TYPES = tuple(RECORD_TYPES)
 RECORD_FIELDS: dict[str, tuple[str, ...]] = {
     name: RECORD_TYPES[name].fields for name in ("pupil", "preadmission", "staff")
 }
-# The school file's upload options, in the same order.
-UPLOAD_OPTIONS = tuple(t.option for t in RECORD_TYPES.values())
-OPTION_TYPES = {t.option: t.name for t in RECORD_TYPES.values()}
 
 # How people are counted in messages: "3 of 8 pupils", "none of its 12 pre-admissions".
 PLURALS = {t.name: t.many for t in RECORD_TYPES.values()}

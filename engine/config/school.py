@@ -81,7 +81,7 @@ class SchoolConfig:
     urn: int
     parentpay_site_id: int
     bromcom: BromcomSettings
-    options: tuple[str, ...]  # a non-empty subset of UPLOAD_OPTIONS, in file order
+    options: tuple[str, ...]  # a non-empty subset of the RecordType options, in file order
     lawful_basis: str  # "legitimate_interest" | "consent"
     ufsm_year_codes: tuple[str, ...]
     staff_id_prefix: str = ""
