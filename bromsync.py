@@ -6,7 +6,6 @@ renders the result. The engine never prints; it reports through events and resul
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.metadata
 import os
@@ -166,8 +165,9 @@ def _sync_options(
     allow_mass_archive: bool,
     record: Path | None,
     fetch_jobs: int,
+    offline: bool = False,
 ) -> Any:
-    """The Options of `plan` and `run`, from the flags they share."""
+    """The Options of `plan` and `run`, from the flags they share (`offline`: plan only)."""
     from engine.pipeline import Options
 
     return Options(
@@ -178,6 +178,7 @@ def _sync_options(
         on_event=_echo_event,
         record_dir=record,
         fetch_jobs=fetch_jobs,
+        offline=offline,
     )
 
 
@@ -276,9 +277,8 @@ def plan(
 
     schools = _load_schools(files)
     options = _sync_options(
-        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
+        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs, offline
     )
-    options = dataclasses.replace(options, offline=offline)
     return _report(run_schools(schools, options, command="plan"))
 
 

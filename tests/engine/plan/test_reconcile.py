@@ -251,3 +251,27 @@ def test_a_create_that_looks_like_an_unmanaged_record_is_held_not_duplicated(sta
     assert "OLD-17" in hit["details"][0] and "Whitfeld" in hit["details"][0]
     assert "1001" not in live(stack)  # no second account
     assert result.exit_code == 3
+
+
+def test_plan_offline_on_the_command_line_runs_without_the_parentpay_variables(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bromsync import cli
+
+    monkeypatch.delenv("BROMSYNC_PARENTPAY_URL")
+    monkeypatch.delenv("BROMSYNC_PARENTPAY_TOKEN")
+    args = [
+        "plan",
+        str(stack.school_file),
+        "--out",
+        str(stack.plans),
+        "--state-dir",
+        str(stack.state_dir),
+    ]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "BROMSYNC_PARENTPAY_URL" in refused.output
+    offline = CliRunner().invoke(cli, [*args, "--offline"])
+    assert offline.exit_code == 3, offline.output  # 1007 is held back by a check
+    assert plan_json(stack)["offline"] is True
