@@ -475,6 +475,37 @@ def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> int:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write status.html here, linking to each school's report in this folder "
+    "(the --out of your runs, e.g. plans).",
+)
+@STATE_DIR
+@_returns_code
+def status(files: tuple[Path, ...], out_dir: Path | None, state_dir: str | None) -> int:
+    """Where each school stands, from its state file alone: last run, last success, how old
+    ParentPay's data is, what is blocked, held back or rejected, and the next thing to do.
+
+    Contacts neither Bromcom nor ParentPay. Exit 0 every school ok, 3 one needs attention or
+    never ran, 1 one failed. See docs/status.md.
+    """
+    import datetime as dt
+
+    from engine.commands.status import fleet_status, status_exit_code
+    from engine.report.status import render_text
+
+    now = dt.datetime.now()
+    statuses = fleet_status(files, _state_dir(state_dir), out_dir, now)
+    click.echo(render_text(statuses, now))
+    if out_dir is not None:
+        click.echo(f"\nwrote {out_dir / 'status.html'}")
+    return status_exit_code(statuses)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.option(
     "--dir",
     "workdir",
