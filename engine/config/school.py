@@ -94,6 +94,17 @@ class SchoolConfig:
     # mis_ids whose change of identity (Bromcom reused the ID for someone else, or a real
     # correction of both date of birth and legal surname) a person has confirmed.
     identity_confirmed: tuple[str, ...] = ()
+    # `checks:` (docs/school-file.md): a check's severity changed (error, warning, off) by name,
+    # and the school's own check packs, resolved against the school file's folder.
+    check_severity: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    check_packs: tuple[Path, ...] = ()
+
+    def check_settings(self) -> dict[str, Any]:
+        """What the school file changes about the checks, as recorded in the plan."""
+        return {
+            "severity": dict(sorted(self.check_severity.items())),
+            "packs": [p.as_posix() for p in self.check_packs],
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The loaded settings as plain JSON-ready data (for `validate --show`, snapshots)."""
@@ -119,6 +130,7 @@ class SchoolConfig:
             "max_archive_count": self.max_archive_count,
             "drift": self.drift,
             "identity_confirmed": list(self.identity_confirmed),
+            "checks": self.check_settings(),
         }
 
 
@@ -164,6 +176,7 @@ def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
     if isinstance(data, dict):
         problems += _url_problems(data, locator, path)
         problems += _repeated_year_codes(data, locator, path)
+        problems += _missing_packs(data, locator, path)
     problems.sort(key=lambda p: (p.line, p.col))
     if problems:
         return None, problems
@@ -248,6 +261,26 @@ def _repeated_year_codes(data: dict[str, Any], locator: Locator, path: Path) -> 
     return out
 
 
+def _missing_packs(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
+    """Each `checks.packs` entry that is not a file (paths are relative to the school file)."""
+    packs = data.get("checks", {}).get("packs", []) if isinstance(data.get("checks"), dict) else []
+    out = []
+    for index, pack in enumerate(packs if isinstance(packs, list) else []):
+        if isinstance(pack, str) and not (path.parent / pack).is_file():
+            line, col = locator(("checks", "packs", index))
+            out.append(
+                Problem(
+                    str(path),
+                    line,
+                    col,
+                    f"checks.packs: there is no check pack {pack!r} beside this school file "
+                    f"(looked for {(path.parent / pack).as_posix()}); paths are relative to the "
+                    "school file's folder",
+                )  # fmt: skip
+            )
+    return out
+
+
 def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
     """A valid file's settings; optional keys left out take the dataclass defaults."""
     school, bromcom, upload = data["school"], data["bromcom"], data["upload"]
@@ -269,6 +302,13 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
         optional["drift"] = data["drift"]
     if "confirmed" in data.get("identity", {}):
         optional["identity_confirmed"] = tuple(str(m) for m in data["identity"]["confirmed"])
+    checks = data.get("checks", {})
+    if "severity" in checks:
+        # YAML 1.1 reads an unquoted `off` as false: both mean the check is not run.
+        severity = {name: "off" if v is False else v for name, v in checks["severity"].items()}
+        optional["check_severity"] = MappingProxyType(severity)
+    if "packs" in checks:
+        optional["check_packs"] = tuple(path.parent / pack for pack in checks["packs"])
     return SchoolConfig(
         path=path,
         name=school["name"],
