@@ -428,20 +428,48 @@ def export(
     return result.exit_code
 
 
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people; json (a list of objects, ISO dates) or csv (with a header) for "
+    "programs.",
+)
+
+
+def _echo_answer(columns: list[str], rows: list[Any], fmt: str) -> None:
+    """A query's answer in the format asked for (docs/analysts.md, "Output formats")."""
+    from engine.state.query import as_csv, as_json
+
+    if fmt == "json":
+        click.echo(as_json(columns, rows))
+    elif fmt == "csv":
+        click.echo(as_csv(columns, rows), nl=False)
+    else:
+        from engine.report.terminal import render_table
+
+        click.echo(render_table(columns, rows))
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("query")
+@FORMAT
 @STATE_DIR
 @_returns_code
-def sql(file: Path, query: str, state_dir: str | None) -> int:
-    """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
+def sql(file: Path, query: str, fmt: str, state_dir: str | None) -> int:
+    """Run QUERY on the DuckDB state of the school in FILE (read-only) and print the answer.
+
+    A table by default; --format json or csv for programs (docs/analysts.md).
+    """
     from engine.config.school import load_school
-    from engine.report.terminal import render_table
     from engine.state.query import query_state
 
     school = load_school(file)
     columns, rows = query_state(_state_dir(state_dir), school.urn, query)
-    click.echo(render_table(columns, rows))
+    _echo_answer(columns, rows, fmt)
     return 0
 
 
@@ -454,20 +482,20 @@ def sql(file: Path, query: str, state_dir: str | None) -> int:
     type=int,
     help="Only this school (repeatable); default every school.",
 )
+@FORMAT
 @STATE_DIR
 @_returns_code
-def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> int:
-    """Run QUERY across every school's state at once (read-only) and print a table.
+def sql_all(query: str, urns: tuple[int, ...], fmt: str, state_dir: str | None) -> int:
+    """Run QUERY across every school's state at once (read-only) and print the answer.
 
     Each school is attached as s_<urn>; all_<view> views (all_current_pupils, all_runs,
-    all_check_results...) put every school's rows together with a urn column. See
-    docs/analysts.md.
+    all_check_results...) put every school's rows together with a urn column. A table by
+    default; --format json or csv for programs. See docs/analysts.md.
     """
-    from engine.report.terminal import render_table
     from engine.state.query import query_all
 
     columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
-    click.echo(render_table(columns, rows))
+    _echo_answer(columns, rows, fmt)
     return 0
 
 
