@@ -182,27 +182,14 @@ def _sync_options(
     )
 
 
-def _load_schools(files: Sequence[Path]) -> list[Any]:
-    """Every school file loaded, or one ConfigError naming all problems (exit 2 before any school runs)."""
-    from engine.config.school import load_school
-
-    schools, problems = [], []
-    for path in files:
-        try:
-            schools.append(load_school(path))
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
-        raise ConfigError(
-            "the school files have problems:\n" + "\n".join(problems), problems=problems
-        )
-    return schools
-
-
 def _report(results: Sequence[Any]) -> int:
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
-        click.secho(f"{mark} {school_headline(r.name, r.urn, r.message)}", fg=colour)
+        # A school that failed alone (its file's problems, one a line) keeps them under it.
+        first, *more = school_headline(r.name, r.urn, r.message).splitlines() or [""]
+        click.secho(f"{mark} {first}", fg=colour)
+        for line in more:
+            click.echo(f"    {line.strip()}")
         if r.plan_files:
             click.echo(f"    plan: {r.plan_files.json}")
             click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
@@ -270,16 +257,17 @@ def plan(
 
     The plan turns what ParentPay holds now into what Bromcom says, for the records bromsync
     manages; it lists drift (fields changed in ParentPay by hand). Needs BROMSYNC_PARENTPAY_URL
-    and BROMSYNC_PARENTPAY_TOKEN unless --offline. Exit 0 plan written; 3 a guard blocked a school or checks held records back; 1 a school
-    failed; 2 bad configuration.
+    and BROMSYNC_PARENTPAY_TOKEN unless --offline. A school's own problem (its file invalid, its
+    password variable unset) fails that school alone. Exit 0 plan written; 3 a guard blocked a
+    school or checks held records back; 1 a school failed; 2 bad configuration (a school's own,
+    or, with nothing run, one common to all). With several schools 2 outranks 1, then 3, then 0.
     """
-    from engine.commands.batch import run_schools
+    from engine.commands.batch import run_files
 
-    schools = _load_schools(files)
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs, offline
     )
-    return _report(run_schools(schools, options, command="plan"))
+    return _report(run_files(files, options, command="plan"))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -316,7 +304,8 @@ def apply(planfile: Path, state_dir: str | None) -> int:
     "--shard",
     default=None,
     metavar="I/N",
-    help="Only the I-th of N shares of the files (1-based), for CI fan-out.",
+    help="Only share I of N (1 <= I <= N) of the schools, by URN, for CI fan-out (a Kubernetes "
+    "Indexed Job's share is JOB_COMPLETION_INDEX + 1).",
 )
 @ALLOW_MASS_ARCHIVE
 @click.option(
@@ -341,17 +330,25 @@ def run(
 ) -> int:
     """Plan and apply each school; one school's failure does not stop the others.
 
-    Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
-    2 bad configuration (nothing runs). Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    A school's own problem (its file invalid, its password variable unset) fails that school
+    alone; only ParentPay's URL or token, or a usage error, stops every school. Exit 0 all
+    applied; 3 something was blocked, held back or rejected; 1 a school failed; 2 bad
+    configuration. With several schools 2 outranks 1, then 3, then 0. Needs
+    BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
     """
-    from engine.commands.batch import pick_shard, run_schools
+    from engine.commands.batch import pick_shard, run_files
 
-    chosen = pick_shard(list(files), shard)
-    schools = _load_schools(chosen)
+    chosen = pick_shard(files, shard)
+    if not chosen:
+        given = f"{len(files)} school file{'s' if len(files) != 1 else ''}"
+        click.echo(
+            f"share {shard}: no school of the {given} given falls in it (shares go by URN); nothing to run"
+        )
+        return 0
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
     )
-    return _report(run_schools(schools, options, command="run", jobs=jobs))
+    return _report(run_files(chosen, options, command="run", jobs=jobs))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -431,20 +428,48 @@ def export(
     return result.exit_code
 
 
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people; json (a list of objects, ISO dates) or csv (with a header) for "
+    "programs.",
+)
+
+
+def _echo_answer(columns: list[str], rows: list[Any], fmt: str) -> None:
+    """A query's answer in the format asked for (docs/analysts.md, "Output formats")."""
+    from engine.state.query import as_csv, as_json
+
+    if fmt == "json":
+        click.echo(as_json(columns, rows))
+    elif fmt == "csv":
+        click.echo(as_csv(columns, rows), nl=False)
+    else:
+        from engine.report.terminal import render_table
+
+        click.echo(render_table(columns, rows))
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("query")
+@FORMAT
 @STATE_DIR
 @_returns_code
-def sql(file: Path, query: str, state_dir: str | None) -> int:
-    """Run QUERY on the DuckDB state of the school in FILE (read-only) and print a table."""
+def sql(file: Path, query: str, fmt: str, state_dir: str | None) -> int:
+    """Run QUERY on the DuckDB state of the school in FILE (read-only) and print the answer.
+
+    A table by default; --format json or csv for programs (docs/analysts.md).
+    """
     from engine.config.school import load_school
-    from engine.report.terminal import render_table
     from engine.state.query import query_state
 
     school = load_school(file)
     columns, rows = query_state(_state_dir(state_dir), school.urn, query)
-    click.echo(render_table(columns, rows))
+    _echo_answer(columns, rows, fmt)
     return 0
 
 
@@ -457,20 +482,20 @@ def sql(file: Path, query: str, state_dir: str | None) -> int:
     type=int,
     help="Only this school (repeatable); default every school.",
 )
+@FORMAT
 @STATE_DIR
 @_returns_code
-def sql_all(query: str, urns: tuple[int, ...], state_dir: str | None) -> int:
-    """Run QUERY across every school's state at once (read-only) and print a table.
+def sql_all(query: str, urns: tuple[int, ...], fmt: str, state_dir: str | None) -> int:
+    """Run QUERY across every school's state at once (read-only) and print the answer.
 
     Each school is attached as s_<urn>; all_<view> views (all_current_pupils, all_runs,
-    all_check_results...) put every school's rows together with a urn column. See
-    docs/analysts.md.
+    all_check_results...) put every school's rows together with a urn column. A table by
+    default; --format json or csv for programs. See docs/analysts.md.
     """
-    from engine.report.terminal import render_table
     from engine.state.query import query_all
 
     columns, rows = query_all(_state_dir(state_dir), query, urns=urns or None)
-    click.echo(render_table(columns, rows))
+    _echo_answer(columns, rows, fmt)
     return 0
 
 

@@ -1,59 +1,190 @@
-"""Many schools at once: sharding, parallel jobs and the combined exit code (docs/cli.md)."""
+"""Many schools at once: sharding, each school's own problems, parallel jobs and the combined
+exit code (docs/cli.md, "Several schools")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.commands.plan import plan_school
-from engine.commands.result import SchoolResult
+from engine.commands.result import SchoolResult, for_school
 from engine.commands.run import run_school
-from engine.config.school import SchoolConfig
-from engine.errors import ConfigError
-from engine.pipeline import Options
+from engine.config.school import SchoolConfig, load_school
+from engine.config.yamlfile import load_yaml
+from engine.errors import BromsyncError, ConfigError, ExitCode
+from engine.pipeline import Options, Run
+
+# -- shares ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Share `index` of `count` (1 <= index <= count), as `--shard I/N` names it."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ConfigError(
+                f"--shard {text!r} must look like I/N, e.g. 2/4 (share 2 of 4)"
+            ) from None
+        if not 1 <= index <= count:
+            raise ConfigError(f"--shard {text}: I must be between 1 and N (1 <= I <= N)")
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, urn: int | None) -> bool:
+        """Whether a school of this URN falls in this share: the share is the URN's remainder
+        divided by N, plus one. A file whose URN cannot be read falls in share 1, so the
+        problem is reported once, by one of the N runs."""
+        share = 1 if urn is None else urn % self.count + 1
+        return share == self.index
+
+
+def file_urn(path: Path) -> int | None:
+    """The `school.urn` a school file gives, read without validating the rest of it; None
+    when the file cannot be read or names no whole-number URN."""
+    data, _, _ = load_yaml(path)
+    school = data.get("school") if isinstance(data, dict) else None
+    urn = school.get("urn") if isinstance(school, dict) else None
+    return urn if isinstance(urn, int) and not isinstance(urn, bool) and urn > 0 else None
 
 
 def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
-    """The I-th of N shares of `files` ("I/N", 1-based), taken round-robin in sorted order."""
+    """The files of the schools in share "I/N" (docs/cli.md, `--shard`), in the order given.
+
+    The N shares partition the schools by URN, whatever the order or number of files given:
+    a school falls in the same share in every run with the same N.
+    """
     if shard is None:
         return list(files)
+    chosen = Shard.parse(shard)
+    return [path for path in files if chosen.holds(file_urn(path))]
+
+
+# -- each school's own problems ---------------------------------------------------------------
+
+
+def _not_run(path: Path, error: ConfigError) -> SchoolResult:
+    """A school whose file cannot be loaded: it fails alone (exit 2), named as well as the
+    file allows, with the file's problems and the fix."""
+    data, _, _ = load_yaml(path)
+    school = data.get("school") if isinstance(data, dict) else None
+    name = school.get("name") if isinstance(school, dict) else None
+    message = (
+        f"not run: {error}\n"
+        f"Fix the file (`bromsync validate {path}` lists its problems again); the other "
+        "schools were not held up by it."
+    )
+    return SchoolResult(
+        name if isinstance(name, str) and name.strip() else str(path),
+        file_urn(path),
+        ExitCode.CONFIG,
+        message,
+        error=error,
+    )
+
+
+def load_schools(files: Sequence[Path]) -> list[SchoolConfig | SchoolResult]:
+    """Each file loaded, in the order given; a file that cannot be loaded (unreadable, invalid)
+    is its school's failed result (exit 2) and never stops the others."""
+    loaded: list[SchoolConfig | SchoolResult] = []
+    for path in files:
+        try:
+            loaded.append(load_school(path))
+        except ConfigError as exc:
+            loaded.append(_not_run(path, exc))
+    return loaded
+
+
+def common_problems(options: Options, *, command: str) -> list[str]:
+    """What every school needs and would fail on alike: ParentPay's URL and token, read by
+    `run` and by `plan` unless --offline (plans read ParentPay before they diff)."""
+    if command != "run" and options.offline:
+        return []
     try:
-        index, count = (int(part) for part in shard.split("/"))
-    except ValueError:
-        raise ConfigError(f"--shard {shard!r} must look like I/N, e.g. 2/4") from None
-    if not 1 <= index <= count:
-        raise ConfigError(f"--shard {shard}: I must be between 1 and N")
-    ordered = sorted(files, key=str)
-    return ordered[index - 1 :: count]
+        options.open_target().close()
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
-def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str) -> None:
-    """Every variable the run will need is set: docs/cli.md, a configuration error (exit 2)
-    stops before any school runs, rather than after the first schools have synced."""
-    problems: list[str] = []
-    for school in schools:
-        try:
-            school.bromcom.password()
-        except ConfigError as exc:
-            problems.append(f"{school.path}: {exc}")
-    if command == "run" or not options.offline:  # plans read ParentPay before they diff
-        try:
-            options.open_target().close()
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
+def own_problem(school: SchoolConfig) -> ConfigError | None:
+    """A school's own configuration problem found before it runs: its password variable unset
+    or empty."""
+    try:
+        school.bromcom.password()
+    except ConfigError as exc:
+        return ConfigError(
+            f"not run: {str(exc).rstrip('.')}. Set it (for a scheduled run: add it to the "
+            "job's secrets) and run this school again; the other schools were not held up by it.",
+            school=school.name,
+        )
+    return None
+
+
+def preflight(
+    loaded: Sequence[SchoolConfig | SchoolResult], options: Options, *, command: str
+) -> dict[int, ConfigError]:
+    """Before any school runs: a problem common to all (ParentPay's URL or token) stops
+    everything (ConfigError, exit 2, naming every problem found, the schools' own too);
+    otherwise each school's own problem, by its position in `loaded`, to fail it alone."""
+    own: dict[int, ConfigError] = {}
+    for at, school in enumerate(loaded):
+        if isinstance(school, SchoolConfig) and (problem := own_problem(school)) is not None:
+            own[at] = problem
+    common = common_problems(options, command=command)
+    if common:
+        also = [
+            f"{school.name}: {school.message.splitlines()[0]}"
+            if isinstance(school, SchoolResult)
+            else f"{school.path}: {own[at]}"
+            for at, school in enumerate(loaded)
+            if isinstance(school, SchoolResult) or at in own
+        ]
+        problems = common + also
         raise ConfigError("nothing was run:\n" + "\n".join(problems), problems=problems)
+    return own
 
 
-def run_schools(
-    schools: Sequence[SchoolConfig], options: Options, *, command: str, jobs: int = 1
+def _fail_with(error: BromsyncError) -> Callable[[Run], SchoolResult]:
+    """A school's run that fails at once with `error`, so the failure is in its state too."""
+
+    def body(run: Run) -> SchoolResult:
+        raise error
+
+    return body
+
+
+def run_files(
+    files: Sequence[Path], options: Options, *, command: str, jobs: int = 1
 ) -> list[SchoolResult]:
-    """Plan (`command="plan"`) or run each school, `jobs` at a time; results in input order."""
-    preflight(schools, options, command=command)
+    """Plan (`command="plan"`) or run the school of each file, `jobs` at a time; one result
+    per file, in the order given. A school's own problem (its file invalid or unreadable, its
+    password variable unset or empty) fails that school alone with exit 2, recorded in its
+    state when the file could be loaded; a problem common to all raises before any runs."""
+    loaded = load_schools(files)
+    own = preflight(loaded, options, command=command)
     work = plan_school if command == "plan" else run_school
-    if jobs <= 1 or len(schools) <= 1:
-        return [work(school, options) for school in schools]
+
+    def one(at: int) -> SchoolResult:
+        school = loaded[at]
+        if isinstance(school, SchoolResult):
+            return school
+        if at in own:
+            return for_school(school, options, command, _fail_with(own[at]))
+        return work(school, options)
+
+    if jobs <= 1 or len(loaded) <= 1:
+        return [one(at) for at in range(len(loaded))]
     # Threads suffice: the work is network and DuckDB time, and each school has its own file.
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="school") as pool:
-        return list(pool.map(lambda school: work(school, options), schools))
+        return list(pool.map(one, range(len(loaded))))

@@ -1,12 +1,21 @@
-"""Analysts' queries (`bromsync sql` and `sql-all`): one school's state, or all schools at once.
+"""Analysts' queries (`bromsync sql` and `sql-all`): one school's state, or all schools at once,
+and their answers as JSON or CSV for programs (docs/analysts.md, "Output formats").
 
 Every state file is opened read-only, so a query can never change what a sync relies on.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import datetime as dt
+import io
+import json
+import math
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +170,82 @@ def run_query(
         if "read-only" in str(exc):
             raise StateError(f"{read_only}: {exc}") from exc
         raise StateError(f"the query failed: {exc}") from exc
+
+
+# answers for programs: JSON and CSV -------------------------------------------------------------
+
+FORMATS = ("table", "json", "csv")
+
+
+def _duration(value: dt.timedelta) -> str:
+    """An ISO 8601 duration: "P3D", "PT90S", "P1DT0.5S"; a negative one with a leading "-"."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    value = abs(value)
+    seconds = f"{value.seconds + value.microseconds / 1_000_000:.6f}".rstrip("0").rstrip(".")
+    parts = f"{value.days}D" if value.days else ""
+    if seconds != "0" or not parts:
+        parts += f"T{seconds}S"
+    return f"{sign}P{parts}"
+
+
+def plain_value(value: Any) -> Any:
+    """A DuckDB value as JSON holds it: dates and times in ISO 8601 (`2026-11-28`,
+    `2026-11-28T06:30:00`), intervals as ISO durations, decimals as numbers, UUIDs as text,
+    bytes as base64, lists and structs nested, NaN and infinities as null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return plain_value(int(value) if value == value.to_integral_value() else float(value))
+    if isinstance(value, dt.date | dt.time):  # dt.datetime is a dt.date
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(plain_value(k)): plain_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_value(v) for v in value]
+    return str(value)
+
+
+def as_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The answer as a JSON list of objects, one per row, keyed by column name in order."""
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise StateError(
+                f"two columns of the answer are both named {name!r}, so a JSON object cannot "
+                f"hold both: give them different names with AS (e.g. ... AS {name}_2), or use "
+                "--format csv or table"
+            )
+        seen.add(name)
+    records = [
+        {name: plain_value(value) for name, value in zip(columns, row, strict=True)} for row in rows
+    ]
+    return json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def _csv_cell(value: Any) -> str:
+    plain = plain_value(value)
+    if plain is None:
+        return ""
+    if isinstance(plain, bool):
+        return "true" if plain else "false"
+    if isinstance(plain, dict | list):
+        return json.dumps(plain, ensure_ascii=False)
+    return str(plain)
+
+
+def as_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The answer as CSV (RFC 4180, `\\r\\n` line ends): a header of column names, then one
+    line per row; null is an empty cell, lists and structs are JSON text, values as in JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    return out.getvalue()
