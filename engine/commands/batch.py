@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.commands.plan import plan_school
 from engine.commands.result import SchoolResult
 from engine.commands.run import run_school
+from engine.config.environment import smtp_url
 from engine.config.school import SchoolConfig
 from engine.errors import ConfigError
 from engine.pipeline import Options
@@ -40,6 +41,11 @@ def preflight(schools: Sequence[SchoolConfig], options: Options, *, command: str
     if command == "run" or not options.offline:  # plans read ParentPay before they diff
         try:
             options.open_target().close()
+        except ConfigError as exc:
+            problems += exc.problems
+    if command == "run":  # a run will send the results messages
+        try:
+            smtp_url()
         except ConfigError as exc:
             problems += exc.problems
     if problems:
