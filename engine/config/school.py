@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from engine.config.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
 from engine.errors import ConfigError, MissingSecretError
+from engine.secrets import remember, url_credentials_problem
 from engine.shipped import schemas_dir
 
 SCHEMA_PATH = schemas_dir() / "school.schema.json"
@@ -63,14 +64,22 @@ class BromcomSettings:
     password_env: str
 
     def password(self) -> str:
-        """The web-service password, read only from the variable the school file names."""
+        """The web-service password, read only from the variable the school file names.
+
+        Remembered (engine.secrets) so that no crash log or message of this process shows it.
+        """
         value = os.environ.get(self.password_env)
-        if not value:
+        if value is None or not value.strip():
+            if value is None:
+                state = "is not set"
+            else:
+                state = "is set but empty" if not value else "is set but holds only spaces"
             raise MissingSecretError(
-                f"the environment variable {self.password_env} is not set: it must hold the "
+                f"the environment variable {self.password_env} {state}: it must hold the "
                 f"Bromcom web-service password of user {self.username!r} (bromcom.password_env "
                 "in the school file names it)"
             )
+        remember(value, self.username)
         return value
 
 
@@ -164,9 +173,11 @@ def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
     data, locator, problems = load_yaml(path)
     if data is None and problems:
         return None, problems
-    secrets = _secret_problems(data, locator, path)
+    credentials = _url_credentials(data, locator, path)
+    secrets = _secret_problems(data, locator, path) + credentials
     taken = {(p.line, p.col) for p in secrets}
-    # The secret's own message replaces "unknown key 'password'" at the same place.
+    # The secret's own message replaces "unknown key 'password'" (or the URL pattern's "not
+    # in the right form") at the same place.
     problems += [
         p
         for p in schema_problems(data, locator, school_schema(), path)
@@ -174,7 +185,8 @@ def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
     ]
     problems += secrets
     if isinstance(data, dict):
-        problems += _url_problems(data, locator, path)
+        if not credentials:
+            problems += _url_problems(data, locator, path)
         problems += _repeated_year_codes(data, locator, path)
         problems += _missing_packs(data, locator, path)
     problems.sort(key=lambda p: (p.line, p.col))
@@ -209,6 +221,28 @@ def _secret_problems(
     return out
 
 
+def _url_credentials(data: Any, locator: Locator, path: Path) -> list[Problem]:
+    """A username or password inside bromcom.url, said without the password (CONTRACTS 2).
+
+    Checked before the schema, whose pattern would only say "not in the right form", and
+    before any parsing: a pasted password may hold any character.
+    """
+    bromcom = data.get("bromcom") if isinstance(data, dict) else None
+    url = bromcom.get("url") if isinstance(bromcom, dict) else None
+    if not isinstance(url, str):
+        return []
+    message = url_credentials_problem(
+        url,
+        instead="the username goes in bromcom.username and the password in the environment "
+        "variable named by bromcom.password_env, never in the school file",
+        username_instead="the username goes in bromcom.username",
+    )
+    if message is None:
+        return []
+    line, col = locator(("bromcom", "url"))
+    return [Problem(str(path), line, col, f"bromcom.url {message}")]
+
+
 def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
     bromcom = data.get("bromcom")
     url = bromcom.get("url") if isinstance(bromcom, dict) else None
@@ -225,12 +259,6 @@ def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Pr
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return problem("is not a valid web address")
-    if parts.username is not None or parts.password is not None:
-        return problem(
-            "must not contain a username or password: the username goes in "
-            "bromcom.username and the password in the variable named by "
-            "bromcom.password_env"
-        )
     if parts.query or parts.fragment:
         extra = "?" + parts.query if parts.query else "#" + parts.fragment
         return problem(
