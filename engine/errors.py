@@ -63,6 +63,9 @@ class MissingSecretError(ConfigError):
 class SourceError(BromsyncError):
     """Reading from the MIS failed; nothing is pushed for that school."""
 
+    # A few words for a retry line ("no answer in 300 s"); None: the class's docstring.
+    short: str | None = None
+
 
 class BromcomUnreachable(SourceError):
     """The Bromcom URL did not answer (DNS, refused, reset, timeout, 502/503/504)."""

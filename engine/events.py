@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -29,3 +32,34 @@ def school_headline(name: str, urn: int | None, message: str) -> str:
         return message
     label = f"{name} ({urn})" if urn else name
     return f"{label}: {message}"
+
+
+# How often a long wait says it is still waiting: CI systems kill jobs silent for ~10 minutes,
+# and a person watching should never wonder whether bromsync hung.
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextmanager
+def heartbeat(
+    say: Callable[[str], None], what: str, *, every: float | None = None
+) -> Iterator[None]:
+    """While the block runs, say "still waiting for <what>: 30 s" every `every` seconds.
+
+    The wait itself is left alone: the line comes from a daemon thread that stops, and is
+    joined, as soon as the block ends, however it ends.
+    """
+    interval = HEARTBEAT_SECONDS if every is None else every
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(interval):
+            say(f"still waiting for {what}: {time.monotonic() - started:.0f} s so far")
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

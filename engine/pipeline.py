@@ -44,6 +44,8 @@ class Options:
     on_event: EventSink = ignore
     fetch_jobs: int = 4  # entities fetched at once from one school
     record_dir: Path | None = None  # save Bromcom's raw responses here (credentials scrubbed)
+    bromcom_timeout: float | None = None  # --bromcom-timeout; None: the school file's
+    parentpay_timeout: float | None = None  # --parentpay-timeout; None: the school file's
     source_factory: Callable[[SchoolConfig], Source] | None = None
     target_factory: Callable[[], Target] | None = None
 
@@ -51,13 +53,18 @@ class Options:
         """The school's MIS source (a test factory, or Bromcom, recording if asked to)."""
         if self.source_factory is not None:
             return self.source_factory(school)
+        timeout = self.bromcom_timeout or school.bromcom_timeout
         if self.record_dir is not None:
-            return SOURCES["bromcom"](school, record_dir=self.record_dir)
-        return SOURCES["bromcom"](school)
+            return SOURCES["bromcom"](school, record_dir=self.record_dir, read_timeout=timeout)
+        return SOURCES["bromcom"](school, read_timeout=timeout)
 
-    def open_target(self) -> Target:
-        """ParentPay (or a test's target), configured from the environment."""
-        return (self.target_factory or TARGETS["parentpay"])()
+    def open_target(self, school: SchoolConfig | None = None) -> Target:
+        """ParentPay (or a test's target), configured from the environment; its timeout is
+        --parentpay-timeout, else the school file's, else the default."""
+        if self.target_factory is not None:
+            return self.target_factory()
+        timeout = self.parentpay_timeout or (school.parentpay_timeout if school else None)
+        return TARGETS["parentpay"](timeout=timeout) if timeout else TARGETS["parentpay"]()
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> Clients:
                 raise
 
     def source(school: Any, **options: Any) -> BromcomSource:
+        options.pop("read_timeout", None)  # the school file's; the test's short one wins
         return Watched.for_school(
             school,
             connect_timeout=1.0,
@@ -98,8 +99,10 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> Clients:
             **options,
         )
 
-    def target() -> ParentPayClient:
-        return ParentPayClient.from_env(max_attempts=ATTEMPTS, backoff_base=0.02, sleep=sleep)
+    def target(**options: Any) -> ParentPayClient:
+        return ParentPayClient.from_env(
+            max_attempts=ATTEMPTS, backoff_base=0.02, sleep=sleep, **options
+        )
 
     monkeypatch.setitem(SOURCES, "bromcom", source)
     monkeypatch.setitem(TARGETS, "parentpay", target)
@@ -282,7 +285,7 @@ TRANSIENT: dict[str, tuple[Any, tuple[type[SourceError], ...], list[str]]] = {
     "timeout": (
         _students(lambda **kw: Fault.delay(SLOW, **kw)),
         (BromcomUnreachable,),
-        ["did not answer in time", "try again later"],
+        ["sent no answer for entity Students within", "the Bromcom timeout", "timeouts.bromcom_seconds"],
     ),
     # The answer started, then the connection died: a dropped connection or a cut-off answer
     # are both fair descriptions, but the message must say which answer.
@@ -386,7 +389,8 @@ def test_parentpay_down_mid_push_keeps_what_it_acknowledged(
     monkeypatch.setitem(
         TARGETS,
         "parentpay",
-        lambda: ParentPayClient.from_env(
+        lambda **options: ParentPayClient.from_env(
+            **options,
             max_attempts=ATTEMPTS,
             backoff_base=0.01,
             batch_size=5,

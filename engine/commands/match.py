@@ -50,7 +50,7 @@ def run_match(school: SchoolConfig, options: Options, *, apply: bool = False) ->
 def _match(run: Run, apply: bool) -> MatchResult:
     school, state, run_id = run.config, run.state, run.run_id
     prepared = prepare(run)
-    with closing(run.options.open_target()) as target:
+    with closing(run.options.open_target(run.config)) as target:
         people = target.people(school.parentpay_site_id, status="all")
         records = [r for t in prepared.results for r in t.records]
         entries = match_people(people, records, prepared.types)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
 from engine.config.school import SchoolConfig
+from engine.events import heartbeat
 from engine.pipeline import Options, Run, prepare
 from engine.plan.diff import Change, diff
 from engine.plan.guards import archive_guard, consent_guard
@@ -76,7 +77,10 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
 
 def _parentpay_now(run: Run) -> dict[str, Record]:
     """The site's people as ParentPay holds them now: one read per school run."""
-    with closing(run.options.open_target()) as target:
+    with (
+        closing(run.options.open_target(run.config)) as target,
+        heartbeat(lambda text: run.say("plan", text), "ParentPay's list of the site's people"),
+    ):
         people = target.people(run.config.parentpay_site_id, status="all")
     run.say("plan", f"ParentPay holds {len(people)} records for the site")
     return {p["mis_id"]: p for p in people}

@@ -107,6 +107,9 @@ class SchoolConfig:
     # and the school's own check packs, resolved against the school file's folder.
     check_severity: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     check_packs: tuple[Path, ...] = ()
+    # `timeouts:` seconds to wait for an answer (docs/school-file.md); flags override them.
+    bromcom_timeout: float = 300.0
+    parentpay_timeout: float = 60.0
 
     def check_settings(self) -> dict[str, Any]:
         """What the school file changes about the checks, as recorded in the plan."""
@@ -140,6 +143,10 @@ class SchoolConfig:
             "drift": self.drift,
             "identity_confirmed": list(self.identity_confirmed),
             "checks": self.check_settings(),
+            "timeouts": {
+                "bromcom_seconds": self.bromcom_timeout,
+                "parentpay_seconds": self.parentpay_timeout,
+            },
         }
 
 
@@ -337,6 +344,11 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
         optional["check_severity"] = MappingProxyType(severity)
     if "packs" in checks:
         optional["check_packs"] = tuple(path.parent / pack for pack in checks["packs"])
+    timeouts = data.get("timeouts", {})
+    if "bromcom_seconds" in timeouts:
+        optional["bromcom_timeout"] = float(timeouts["bromcom_seconds"])
+    if "parentpay_seconds" in timeouts:
+        optional["parentpay_timeout"] = float(timeouts["parentpay_seconds"])
     return SchoolConfig(
         path=path,
         name=school["name"],

@@ -246,7 +246,7 @@ class BromcomSource:
                     raise
                 delay = random.uniform(0, self.base_delay * 2 ** (number - 1))
                 # One short line per retry; the full advice comes once, if the last attempt fails.
-                why = (type(exc).__doc__ or "a passing failure").strip().rstrip(".")
+                why = exc.short or (type(exc).__doc__ or "a passing failure").strip().rstrip(".")
                 log.warning(
                     "%s: %s; retrying %s in %.1f s (attempt %d of %d)",
                     self.school_name or self.settings.url,
@@ -375,9 +375,32 @@ class BromcomSource:
                 ),
                 school=self.school_name,
             )
+        connect, read = self._timeouts
+        if isinstance(exc, requests.ConnectTimeout):
+            error = BromcomUnreachable(
+                self._where(
+                    f"the Bromcom URL {self.settings.url} did not accept a connection within "
+                    f"{connect:g} s when asked for {what}. Check bromcom.url in the school file "
+                    "(ParentPay's guide gives it as the MIS URL); if it is right, Bromcom may be "
+                    "down for a while: try again later"
+                ),
+                school=self.school_name,
+            )
+            error.short = f"no connection in {connect:g} s"
+            return error
         if isinstance(exc, requests.Timeout):
-            why = "did not answer in time"
-        elif isinstance(exc, requests.ConnectionError):
+            error = BromcomUnreachable(
+                self._where(
+                    f"Bromcom accepted the connection but sent no answer for {what} within "
+                    f"{read:g} s (the Bromcom timeout). Bromcom may be overloaded: try again later. "
+                    "If this school's Bromcom is always this slow, raise timeouts.bromcom_seconds "
+                    "in the school file (or give --bromcom-timeout SECONDS)"
+                ),
+                school=self.school_name,
+            )
+            error.short = f"no answer in {read:g} s"
+            return error
+        if isinstance(exc, requests.ConnectionError):
             why = "did not answer: the connection failed (the name does not resolve, or nothing listens there)"
         else:
             why = f"did not answer ({exc})"

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.events import Event, EventSink
+from engine.events import Event, EventSink, heartbeat
 from engine.sources import Source, Table
 
 
@@ -22,12 +22,18 @@ def fetch_entities(
     entity) and the time is spent waiting, not computing. The first failure stops the rest.
     """
     wanted = list(dict.fromkeys(entities))
-    source.require(wanted)
+
+    def say(text: str) -> None:
+        on_event(Event(school, "fetch", text))
+
+    with heartbeat(say, "Bromcom's list of the entities this account may read"):
+        source.require(wanted)
     done = itertools.count(1)  # next() is atomic in CPython: each fetch gets its own number
 
     def fetch(name: str) -> tuple[Table, float]:
         started = time.perf_counter()
-        table = source.fetch(name)
+        with heartbeat(say, f"Bromcom's answer for {name}"):
+            table = source.fetch(name)
         seconds = time.perf_counter() - started
         on_event(
             Event(

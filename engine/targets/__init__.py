@@ -71,13 +71,13 @@ class Target(Protocol):
 
 # A target is configured from the environment (docs/school-file.md), the same for every school; the
 # school only supplies the site id at call time.
-TargetFactory = Callable[[], Target]
+TargetFactory = Callable[..., Target]  # keyword options, e.g. timeout=60
 
 
-def _parentpay() -> Target:
+def _parentpay(**options: Any) -> Target:
     from engine.targets.parentpay import ParentPayClient
 
-    return ParentPayClient.from_env()
+    return ParentPayClient.from_env(**options)
 
 
 TARGETS: dict[str, TargetFactory] = {"parentpay": _parentpay}

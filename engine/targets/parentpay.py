@@ -382,6 +382,9 @@ class ParentPayClient:
                     f"ParentPay's TLS certificate at {self.base_url} was not accepted "
                     f"({self._said(str(exc))}); check {URL_ENV}"
                 ) from exc
+            except requests.ReadTimeout:
+                last = f"no answer in {self.timeout:g} s, the ParentPay timeout"
+                reason = f"ParentPay sent no answer in {self.timeout:g} s"
             except _NO_ANSWER as exc:
                 last = f"no answer ({type(exc).__name__})"
                 reason = f"ParentPay did not answer ({type(exc).__name__})"
@@ -411,6 +414,12 @@ class ParentPayClient:
             f"ParentPay at {self.base_url} did not accept {what} for site {site_id} after "
             f"{self.max_attempts} attempts (last: {last}); try again later, and if it never "
             f"answers check {URL_ENV}"
+            + (
+                "; if ParentPay is only slow, raise timeouts.parentpay_seconds in the school "
+                "file (or give --parentpay-timeout SECONDS)"
+                if last.startswith("no answer in")
+                else ""
+            )
         )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
