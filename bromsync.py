@@ -117,13 +117,17 @@ def _crash_log() -> str:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="bromsync")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Sync pupils, staff and pre-admissions from the Bromcom MIS to ParentPay.
 
     Each school is a YAML file (see schools/ and README.md). `plan` shows what would change,
     `apply` pushes a reviewed plan, `run` does both. State lives in BROMSYNC_STATE_DIR
-    (default ./state), one DuckDB file per school.
+    (default ./state), one DuckDB file per school. Colours are left out when the output is
+    not a terminal, or when NO_COLOR is set.
     """
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
+        ctx.color = False  # every command's context inherits it, and so every echo
 
 
 @cli.command(context_settings=CONTEXT)
