@@ -21,6 +21,7 @@ import click
 
 from engine.errors import BromsyncError, ConfigError, ExitCode
 from engine.events import Event, school_headline
+from engine.secrets import scrub_known
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,12 +30,16 @@ def _state_dir(value: str | None) -> Path:
     return Path(value or os.environ.get("BROMSYNC_STATE_DIR") or "state")
 
 
+# Messages are scrubbed (engine.secrets.scrub_known) once more on their way out: of every
+# password and token this process has read, in every encoding, should one have slipped in.
+
+
 def _echo_event(event: Event) -> None:
-    click.echo(f"  {event.school} · {event.stage}: {event.message}", err=True)
+    click.echo(scrub_known(f"  {event.school} · {event.stage}: {event.message}"), err=True)
 
 
 def _fail(error: BromsyncError) -> int:
-    click.secho(f"error: {error}", fg="red", err=True)
+    click.secho(scrub_known(f"error: {error}"), fg="red", err=True)
     return error.exit_code
 
 
@@ -107,11 +112,15 @@ def _crash_log() -> str:
         version = importlib.metadata.version("bromsync")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown (not installed)"
-    with os.fdopen(fd, "w") as log:
-        log.write(f"bromsync {version}\n")
-        log.write(f"python {platform.python_version()} on {platform.platform()}\n")
-        log.write(f"command: bromsync {' '.join(sys.argv[1:])}\n\n")
-        traceback.print_exc(file=log)
+    report = (
+        f"bromsync {version}\n"
+        f"python {platform.python_version()} on {platform.platform()}\n"
+        f"command: bromsync {' '.join(sys.argv[1:])}\n\n"
+        f"{traceback.format_exc()}"
+    )
+    with os.fdopen(fd, "w", encoding="utf-8") as log:
+        # It is sent to the maintainers: no secret this process has read goes with it.
+        log.write(scrub_known(report))
     return name
 
 
@@ -190,7 +199,8 @@ def _report(results: Sequence[Any]) -> int:
     for r in results:
         mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
         # A school that failed alone (its file's problems, one a line) keeps them under it.
-        first, *more = school_headline(r.name, r.urn, r.message).splitlines() or [""]
+        headline = scrub_known(school_headline(r.name, r.urn, r.message))
+        first, *more = headline.splitlines() or [""]
         click.secho(f"{mark} {first}", fg=colour)
         for line in more:
             click.echo(f"    {line.strip()}")
@@ -199,8 +209,10 @@ def _report(results: Sequence[Any]) -> int:
             click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
         for rejected in r.rejected[:20]:
             click.echo(
-                f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
-                f"{rejected['code']}: {rejected['message']}"
+                scrub_known(
+                    f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
+                    f"{rejected['code']}: {rejected['message']}"
+                )
             )
         if len(r.rejected) > 20:
             click.echo(

@@ -12,13 +12,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from engine import clock
 from engine.checks.holds import awaiting_match
-from engine.checks.packs import SqlCheck, load_checks
+from engine.checks.packs import SqlCheck, school_checks
 from engine.checks.run import CheckHit, held_ids, run_checks
 from engine.config.school import SchoolConfig
 from engine.events import Event, EventSink, ignore
@@ -160,7 +159,8 @@ def prepare(run: Run) -> Prepared:
     results = [
         transform(m, tables, functions=functions, consent_required=consent) for m in mappings
     ]
-    prepared = check_records(run.state, run.run_id, results, settings, run.today)
+    checks = school_checks(school)
+    prepared = check_records(run.state, run.run_id, results, settings, run.today, checks)
     for done in results:
         held = sum(1 for r in done.records if r["mis_id"] in prepared.held)
         run.say("map", f"{done.type}: {len(done.records)} records, {held} held back by checks")
@@ -173,21 +173,18 @@ def check_records(
     results: Sequence[Transformed],
     settings: dict[str, Any],
     today: dt.date,
+    checks: Sequence[SqlCheck],
 ) -> Prepared:
     """Stage the mapped records of a run, run the SQL checks over them, and record the outcome.
 
     Records an error-severity check flags are held back: neither planned nor archived.
+    `checks` are the school's (engine.checks.packs.school_checks).
     """
     every = [r for t in results for r in t.records]
     state.save_records(run_id, every)
-    hits = run_checks(state.con, run_id, _checks(), {**settings, "today": today})
+    hits = run_checks(state.con, run_id, checks, {**settings, "today": today})
     hits += awaiting_match(every, state.match_holds())
     held = held_ids(hits)
     state.mark_held(run_id, held)
     state.save_checks(run_id, hits)
     return Prepared(list(results), [r for r in every if r["mis_id"] not in held], held, hits)
-
-
-@cache
-def _checks() -> list[SqlCheck]:
-    return load_checks()

@@ -68,6 +68,16 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Each test starts with no remembered secret (engine.secrets), as each command does."""
+    from engine.secrets import forget
+
+    forget()
+    yield
+    forget()
+
+
 class RawText(SingleFileSnapshotExtension):
     """One readable text file per snapshot (CONTRIBUTING.md, "golden cases as files")."""
 

@@ -9,17 +9,20 @@ through a run. engine/checks/run.py runs the loaded checks.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from engine.checks.context import install, query_columns
+from engine.config.school import SchoolConfig
 from engine.config.yamlfile import Problem, load_yaml, schema_problems
 from engine.errors import ConfigError
 from engine.shipped import checks_dir, schemas_dir
@@ -50,6 +53,7 @@ class SqlCheck:
     message: str
     remediation: str
     where: str  # "path:line:col" of its sql, for errors at run time
+    locked: bool = False  # a school file may not change its severity (docs/checks.md)
 
 
 def _in_file(
@@ -184,6 +188,7 @@ def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
                     message=" ".join(spec["message"].split()),
                     remediation=" ".join(spec["remediation"].split()),
                     where=f"{path}:{line}:{col}",
+                    locked=spec.get("locked", False),
                 )
             )
     finally:
@@ -219,3 +224,77 @@ def load_checks(paths: Iterable[Path] | None = None) -> list[SqlCheck]:
     if problems:
         raise ConfigError("the checks are invalid:\n" + "\n".join(problems), problems=problems)
     return out
+
+
+def school_checks(school: SchoolConfig) -> list[SqlCheck]:
+    """The checks one school runs: the shipped packs and its own (`checks.packs`), with the
+    severities its file sets (`checks.severity`; `off` drops a check). ConfigError if the file
+    names a check no pack has, or changes a locked one."""
+    checks = _packs_for(school.check_packs)
+    problems = _severity_problems(school, checks)
+    if problems:
+        raise ConfigError(
+            f"the checks settings of {school.path} are invalid:\n" + "\n".join(problems),
+            problems=problems,
+            school=str(school.path),
+        )
+    out = []
+    for check in checks:
+        severity = school.check_severity.get(check.name, check.severity)
+        if severity != "off":
+            out.append(dataclasses.replace(check, severity=severity))
+    return out
+
+
+def school_check_problems(school: SchoolConfig) -> list[Problem]:
+    """`bromsync validate`: the school's own packs and its severity settings, located."""
+    problems = [p for pack in school.check_packs for p in check_problems(pack)]
+    if problems:
+        return problems
+    _, locator, _ = load_yaml(school.path)
+    try:
+        checks = _packs_for(school.check_packs)
+    except ConfigError as exc:  # e.g. a check name the school's pack shares with a shipped one
+        line, col = locator.key(("checks", "packs"))
+        return [Problem(str(school.path), line, col, f"checks.packs: {p}") for p in exc.problems]
+    out = []
+    for name, message in _severity_messages(school, checks):
+        line, col = locator.key(("checks", "severity", name))
+        out.append(Problem(str(school.path), line, col, message))
+    return out
+
+
+def shipped_checks() -> list[SqlCheck]:
+    """The checks of the packs shipped in checks/, as they are written."""
+    return _packs_for(())
+
+
+@cache
+def _packs_for(own: tuple[Path, ...]) -> list[SqlCheck]:
+    return load_checks([*sorted(checks_dir().glob("*.yaml")), *own])
+
+
+def _severity_messages(school: SchoolConfig, checks: list[SqlCheck]) -> list[tuple[str, str]]:
+    by_name = {c.name: c for c in checks}
+    out = []
+    for name, severity in school.check_severity.items():
+        check = by_name.get(name)
+        if check is None:
+            near = difflib.get_close_matches(name, by_name, n=1)
+            hint = (
+                f"; did you mean '{near[0]}'?"
+                if near
+                else "; `bromsync validate` lists none by that name"
+            )
+            out.append((name, f"checks.severity: there is no check named '{name}'{hint}"))
+        elif check.locked and severity != check.severity:
+            out.append((
+                name,
+                f"checks.severity: '{name}' cannot be set to {severity}: it is locked, because "
+                "it stops one person's ParentPay account passing to another (docs/checks.md)",
+            ))  # fmt: skip
+    return out
+
+
+def _severity_problems(school: SchoolConfig, checks: list[SqlCheck]) -> list[str]:
+    return [f"{school.path}: {message}" for _, message in _severity_messages(school, checks)]

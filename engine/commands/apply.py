@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.commands.result import SchoolResult, log_result, note_held
+from engine.config.environment import smtp_url
 from engine.digest import digest
 from engine.errors import BlockedPlanError, ExitCode, PlanError, TargetError
 from engine.pipeline import Options, PlanSchool, Run, open_run
@@ -25,6 +26,7 @@ from engine.targets.push import push_and_acknowledge
 
 def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
     """`bromsync apply`: push exactly the plan in `plan_path`, or finish it if it was cut off."""
+    smtp_url()  # apply will send the results message: a password in its URL is refused first
     plan = read_plan(plan_path)
     if plan.offline:
         raise PlanError(

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.commands.plan import plan_school
 from engine.commands.result import SchoolResult, for_school
 from engine.commands.run import run_school
+from engine.config.environment import smtp_url
 from engine.config.school import SchoolConfig, load_school
 from engine.config.yamlfile import load_yaml
 from engine.errors import BromsyncError, ConfigError, ExitCode
@@ -110,14 +111,20 @@ def load_schools(files: Sequence[Path]) -> list[SchoolConfig | SchoolResult]:
 
 def common_problems(options: Options, *, command: str) -> list[str]:
     """What every school needs and would fail on alike: ParentPay's URL and token, read by
-    `run` and by `plan` unless --offline (plans read ParentPay before they diff)."""
-    if command != "run" and options.offline:
-        return []
-    try:
-        options.open_target().close()
-    except ConfigError as exc:
-        return list(exc.problems)
-    return []
+    `run` and by `plan` unless --offline (plans read ParentPay before they diff), and for
+    `run` the SMTP URL its results messages go through."""
+    problems: list[str] = []
+    if command == "run" or not options.offline:
+        try:
+            options.open_target().close()
+        except ConfigError as exc:
+            problems += exc.problems
+    if command == "run":
+        try:
+            smtp_url()
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
 
 
 def own_problem(school: SchoolConfig, others: str = "") -> ConfigError | None:

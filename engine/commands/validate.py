@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.checks.packs import check_problems
+from engine.checks.packs import check_problems, school_check_problems
 from engine.config.school import load_school, school_problems
 from engine.config.yamlfile import Problem, load_yaml
 from engine.errors import ConfigError
@@ -49,6 +49,7 @@ def validate_files(paths: Sequence[Path]) -> tuple[list[Problem], int]:
             school = load_school(path)
         except ConfigError:
             continue
+        problems += school_check_problems(school)
         for option in school.options:
             extra.setdefault((mappings_dir() / f"{option}.yaml").resolve(), "mapping")
         for pack in sorted(checks_dir().glob("*.yaml")):

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from engine.config.yamlfile import Locator, Problem, dotted, load_yaml, schema_problems
 from engine.errors import ConfigError, MissingSecretError
+from engine.secrets import remember, url_credentials_problem
 from engine.shipped import schemas_dir
 
 SCHEMA_PATH = schemas_dir() / "school.schema.json"
@@ -63,14 +64,22 @@ class BromcomSettings:
     password_env: str
 
     def password(self) -> str:
-        """The web-service password, read only from the variable the school file names."""
+        """The web-service password, read only from the variable the school file names.
+
+        Remembered (engine.secrets) so that no crash log or message of this process shows it.
+        """
         value = os.environ.get(self.password_env)
-        if not value:
+        if value is None or not value.strip():
+            if value is None:
+                state = "is not set"
+            else:
+                state = "is set but empty" if not value else "is set but holds only spaces"
             raise MissingSecretError(
-                f"the environment variable {self.password_env} is not set: it must hold the "
+                f"the environment variable {self.password_env} {state}: it must hold the "
                 f"Bromcom web-service password of user {self.username!r} (bromcom.password_env "
                 "in the school file names it)"
             )
+        remember(value, self.username)
         return value
 
 
@@ -94,6 +103,17 @@ class SchoolConfig:
     # mis_ids whose change of identity (Bromcom reused the ID for someone else, or a real
     # correction of both date of birth and legal surname) a person has confirmed.
     identity_confirmed: tuple[str, ...] = ()
+    # `checks:` (docs/school-file.md): a check's severity changed (error, warning, off) by name,
+    # and the school's own check packs, resolved against the school file's folder.
+    check_severity: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    check_packs: tuple[Path, ...] = ()
+
+    def check_settings(self) -> dict[str, Any]:
+        """What the school file changes about the checks, as recorded in the plan."""
+        return {
+            "severity": dict(sorted(self.check_severity.items())),
+            "packs": [p.as_posix() for p in self.check_packs],
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The loaded settings as plain JSON-ready data (for `validate --show`, snapshots)."""
@@ -119,6 +139,7 @@ class SchoolConfig:
             "max_archive_count": self.max_archive_count,
             "drift": self.drift,
             "identity_confirmed": list(self.identity_confirmed),
+            "checks": self.check_settings(),
         }
 
 
@@ -152,9 +173,11 @@ def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
     data, locator, problems = load_yaml(path)
     if data is None and problems:
         return None, problems
-    secrets = _secret_problems(data, locator, path)
+    credentials = _url_credentials(data, locator, path)
+    secrets = _secret_problems(data, locator, path) + credentials
     taken = {(p.line, p.col) for p in secrets}
-    # The secret's own message replaces "unknown key 'password'" at the same place.
+    # The secret's own message replaces "unknown key 'password'" (or the URL pattern's "not
+    # in the right form") at the same place.
     problems += [
         p
         for p in schema_problems(data, locator, school_schema(), path)
@@ -162,8 +185,10 @@ def _read(path: Path) -> tuple[SchoolConfig | None, list[Problem]]:
     ]
     problems += secrets
     if isinstance(data, dict):
-        problems += _url_problems(data, locator, path)
+        if not credentials:
+            problems += _url_problems(data, locator, path)
         problems += _repeated_year_codes(data, locator, path)
+        problems += _missing_packs(data, locator, path)
     problems.sort(key=lambda p: (p.line, p.col))
     if problems:
         return None, problems
@@ -196,6 +221,28 @@ def _secret_problems(
     return out
 
 
+def _url_credentials(data: Any, locator: Locator, path: Path) -> list[Problem]:
+    """A username or password inside bromcom.url, said without the password (CONTRACTS 2).
+
+    Checked before the schema, whose pattern would only say "not in the right form", and
+    before any parsing: a pasted password may hold any character.
+    """
+    bromcom = data.get("bromcom") if isinstance(data, dict) else None
+    url = bromcom.get("url") if isinstance(bromcom, dict) else None
+    if not isinstance(url, str):
+        return []
+    message = url_credentials_problem(
+        url,
+        instead="the username goes in bromcom.username and the password in the environment "
+        "variable named by bromcom.password_env, never in the school file",
+        username_instead="the username goes in bromcom.username",
+    )
+    if message is None:
+        return []
+    line, col = locator(("bromcom", "url"))
+    return [Problem(str(path), line, col, f"bromcom.url {message}")]
+
+
 def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
     bromcom = data.get("bromcom")
     url = bromcom.get("url") if isinstance(bromcom, dict) else None
@@ -212,12 +259,6 @@ def _url_problems(data: dict[str, Any], locator: Locator, path: Path) -> list[Pr
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return problem("is not a valid web address")
-    if parts.username is not None or parts.password is not None:
-        return problem(
-            "must not contain a username or password: the username goes in "
-            "bromcom.username and the password in the variable named by "
-            "bromcom.password_env"
-        )
     if parts.query or parts.fragment:
         extra = "?" + parts.query if parts.query else "#" + parts.fragment
         return problem(
@@ -248,6 +289,26 @@ def _repeated_year_codes(data: dict[str, Any], locator: Locator, path: Path) -> 
     return out
 
 
+def _missing_packs(data: dict[str, Any], locator: Locator, path: Path) -> list[Problem]:
+    """Each `checks.packs` entry that is not a file (paths are relative to the school file)."""
+    packs = data.get("checks", {}).get("packs", []) if isinstance(data.get("checks"), dict) else []
+    out = []
+    for index, pack in enumerate(packs if isinstance(packs, list) else []):
+        if isinstance(pack, str) and not (path.parent / pack).is_file():
+            line, col = locator(("checks", "packs", index))
+            out.append(
+                Problem(
+                    str(path),
+                    line,
+                    col,
+                    f"checks.packs: there is no check pack {pack!r} beside this school file "
+                    f"(looked for {(path.parent / pack).as_posix()}); paths are relative to the "
+                    "school file's folder",
+                )  # fmt: skip
+            )
+    return out
+
+
 def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
     """A valid file's settings; optional keys left out take the dataclass defaults."""
     school, bromcom, upload = data["school"], data["bromcom"], data["upload"]
@@ -269,6 +330,13 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
         optional["drift"] = data["drift"]
     if "confirmed" in data.get("identity", {}):
         optional["identity_confirmed"] = tuple(str(m) for m in data["identity"]["confirmed"])
+    checks = data.get("checks", {})
+    if "severity" in checks:
+        # YAML 1.1 reads an unquoted `off` as false: both mean the check is not run.
+        severity = {name: "off" if v is False else v for name, v in checks["severity"].items()}
+        optional["check_severity"] = MappingProxyType(severity)
+    if "packs" in checks:
+        optional["check_packs"] = tuple(path.parent / pack for pack in checks["packs"])
     return SchoolConfig(
         path=path,
         name=school["name"],

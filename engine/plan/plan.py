@@ -169,6 +169,7 @@ def build_plan(
         "blocked_reason": blocked_reason,
         "drift": [dict(d) for d in drift],
         "drift_mode": school.drift,
+        "check_settings": school.check_settings(),
         "unmanaged": None if unmanaged is None else dict(unmanaged),
         "offline": unmanaged is None,
         "adopted": list(adopted),

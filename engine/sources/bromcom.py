@@ -35,6 +35,7 @@ from engine.errors import (
     BromcomUnreachable,
     SourceError,
 )
+from engine.secrets import scrub
 from engine.sources import Table
 from engine.sources.dataset import DataSetError, read_dataset
 from engine.sources.recording import Recorder
@@ -139,8 +140,9 @@ class BromcomSource:
         if record_dir is not None:
             self._recorder = Recorder(
                 Path(record_dir) / str(settings.org_id),
-                secrets=(settings.username, os.environ.get(settings.password_env, "")),
+                secrets=(settings.username, self._password_as_set()),
                 about={"org_id": settings.org_id, "school": school_name, "url": settings.url},
+                username=settings.username,
             )
 
     @classmethod
@@ -305,7 +307,14 @@ class BromcomSource:
 
     # -- errors, in the words of the Bromcom set-up steps ----------------------------------
 
+    def _password_as_set(self) -> str:
+        # The variable as it is now, unset or not: only to scrub it from what is written.
+        return os.environ.get(self.settings.password_env, "")
+
     def _where(self, message: str) -> str:
+        """Every message of this source: the school first, the password in no form at all
+        (a fault or an error page may echo the request, docs/personal-data.md)."""
+        message = scrub(message, [self._password_as_set()], username=self.settings.username)
         if self.school_name and self.school_file:
             return f"{self.school_name} ({self.school_file}): {message}"
         if self.school_name or self.school_file:

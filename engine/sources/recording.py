@@ -14,7 +14,8 @@ manifest.json: {"format": FORMAT, "org_id", "school", "url", "calls": [{"operati
 One entry per (operation, entityName case-insensitively, entityFilter): a retried call keeps
 its last answer, and recording into a folder again replaces the calls it repeats and keeps the
 others. Requests are never stored; the username and password are scrubbed from the bodies and
-the manifest anyway, because a fault or a proxy's error page may echo them.
+the manifest anyway, in every form engine.secrets knows (plain, URL-encoded, XML- or
+JSON-escaped, base64, HTTP Basic), because a fault or a proxy's error page may echo them.
 """
 
 from __future__ import annotations
@@ -31,71 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.secrets import scrub, scrub_bytes
 
-__all__ = ["FORMAT", "MANIFEST", "SCRUBBED", "Recorder", "scrub", "scrub_text"]
+__all__ = ["FORMAT", "MANIFEST", "Recorder"]
 
 FORMAT = "bromsync-bromcom-recording/1"
 MANIFEST = "manifest.json"
-SCRUBBED = "<scrubbed>"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-
-# -- scrubbing -----------------------------------------------------------------------------
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _escaped(text: str) -> set[str]:
-    """The ways an XML or HTML writer may have written `text` (quotes are escaped by some)."""
-    basic = _escape(text)
-    return {
-        basic,
-        basic.replace('"', "&quot;").replace("'", "&apos;"),
-        basic.replace('"', "&#34;").replace("'", "&#39;"),
-        basic.replace('"', "&quot;").replace("'", "&#39;"),  # .NET's HtmlEncode
-    }
-
-
-def _secrets(secrets: Iterable[str]) -> list[str]:
-    # Longest first, so a password that contains the username is replaced whole.
-    return sorted({s for s in secrets if s}, key=len, reverse=True)
-
-
-def scrub(body: bytes, secrets: Iterable[str], *, markup: bool = True) -> bytes:
-    """`body` with every secret replaced by SCRUBBED, all other bytes untouched.
-
-    Secrets are matched ignoring ASCII case (a server may echo a username lower-cased), as
-    written raw, XML-escaped, or escaped twice (an `...AsXml` string holds escaped XML). In
-    markup the replacement is escaped too, so a scrubbed answer is still well-formed and reads
-    as "<scrubbed>"; in plain text it is written as is.
-    """
-    once_mark = _escape(SCRUBBED) if markup else SCRUBBED
-    twice_mark = _escape(once_mark) if markup else SCRUBBED
-    for secret in _secrets(secrets):
-        once = _escaped(secret)
-        twice = {variant for e in once for variant in _escaped(e)}
-        # Most escaped first: "a&amp;amp;b" must not be half-replaced as "a&amp;b" first.
-        levels = (
-            (twice - once - {secret}, twice_mark),
-            (once - {secret}, once_mark),
-            ({secret}, once_mark),
-        )
-        for variants, mark in levels:
-            replacement = mark.encode("utf-8")
-            for variant in sorted(variants, key=len, reverse=True):
-                # Split and join rather than re.sub: the replacement is never read as a template.
-                pattern = re.compile(re.escape(variant.encode("utf-8")), re.IGNORECASE)
-                body = replacement.join(pattern.split(body))
-    return body
-
-
-def scrub_text(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret (any ASCII case) replaced by SCRUBBED, for the manifest."""
-    for secret in _secrets(secrets):
-        text = re.sub(re.escape(secret), lambda _: SCRUBBED, text, flags=re.IGNORECASE)
-    return text
 
 
 def _is_markup(content_type: str, body: bytes) -> bool:
@@ -137,15 +80,22 @@ def _key(operation: str, entity: str | None, entity_filter: str | None) -> tuple
 class Recorder:
     """Saves each answer of one school's run under `folder` (DIR/<org_id>); thread-safe.
 
-    `secrets` (the username and the password) never reach the disk. `about` holds a few
-    plain facts for the manifest's reader (org_id, school, url), scrubbed too.
+    `secrets` (the username and the password) never reach the disk, in any form; `username`
+    is the one HTTP Basic would pair them with. `about` holds a few plain facts for the
+    manifest's reader (org_id, school, url), scrubbed too.
     """
 
     def __init__(
-        self, folder: Path, secrets: Iterable[str], about: dict[str, Any] | None = None
+        self,
+        folder: Path,
+        secrets: Iterable[str],
+        about: dict[str, Any] | None = None,
+        *,
+        username: str | None = None,
     ) -> None:
         self.folder = Path(folder)
-        self._secrets = _secrets(secrets)
+        self._secrets = tuple(s for s in secrets if s)
+        self._username = username
         self._about = {k: self._clean(v) for k, v in (about or {}).items()}
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -180,7 +130,9 @@ class Recorder:
             "file": relative,
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
-        data = scrub(body, self._secrets, markup=_is_markup(content_type, body))
+        data = scrub_bytes(
+            body, self._secrets, username=self._username, markup=_is_markup(content_type, body)
+        )
         with self._lock:
             try:
                 _write_atomically(self.folder / relative, data)
@@ -203,7 +155,9 @@ class Recorder:
             return [dict(c) for c in self._calls.values()]
 
     def _clean(self, value: Any) -> Any:
-        return scrub_text(value, self._secrets) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return scrub(value, self._secrets, username=self._username)
 
     def _file_name(
         self, key: tuple[str, str, str], entity: str | None, content_type: str, body: bytes

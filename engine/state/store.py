@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from engine.errors import BromsyncError, StateError
 from engine.records import Record
+from engine.secrets import scrub_known
 from engine.sources import Table
 from engine.state.views import ensure_schema
 
@@ -173,10 +174,12 @@ class State:
         try:
             yield log
         except BromsyncError as exc:
-            self.finish_run(log.run_id, status="failed", message=str(exc))
+            # Scrubbed again of every secret read (engine.secrets), in case one slipped in.
+            self.finish_run(log.run_id, status="failed", message=scrub_known(str(exc)))
             raise
         except BaseException as exc:
-            self.finish_run(log.run_id, status="crashed", message=repr(exc))
+            # Nobody wrote this message for people: it may hold anything, a secret included.
+            self.finish_run(log.run_id, status="crashed", message=scrub_known(repr(exc)))
             raise
         self.finish_run(
             log.run_id,

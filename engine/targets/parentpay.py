@@ -30,10 +30,17 @@ from engine.errors import (
     TargetError,
 )
 from engine.records import TYPES, OpResult
+from engine.secrets import (
+    PARENTPAY_TOKEN_ENV,
+    PARENTPAY_URL_ENV,
+    remember,
+    scrub,
+    url_credentials_problem,
+)
 from engine.targets import BatchCallback, PushResult, WaitCallback
 
-URL_ENV = "BROMSYNC_PARENTPAY_URL"
-TOKEN_ENV = "BROMSYNC_PARENTPAY_TOKEN"
+URL_ENV = PARENTPAY_URL_ENV
+TOKEN_ENV = PARENTPAY_TOKEN_ENV
 MAX_BATCH = 500  # docs/parentpay-api.md: more operations in one upload get 413
 MAX_RETRY_AFTER = 600.0  # docs/parentpay-api.md: a Retry-After is honoured up to 10 minutes
 STATUSES = ("active", "archived", "all")
@@ -50,6 +57,14 @@ _NO_ANSWER = (
 
 def _check_base_url(url: str, what: str) -> str:
     url = url.strip().rstrip("/")
+    # First, and before any parsing: every message below shows the URL.
+    credentials = url_credentials_problem(
+        url,
+        instead=f"the token goes in {TOKEN_ENV}, never in the URL",
+        username_instead=f"ParentPay's People API takes only the token, in {TOKEN_ENV}",
+    )
+    if credentials:
+        raise ConfigError(f"{what} {credentials}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -70,8 +85,13 @@ def _check_base_url(url: str, what: str) -> str:
     return url
 
 
-def _server_message(resp: requests.Response) -> str:
-    """ParentPay's own words about a refused request, whatever shape they came in."""
+def _unset(env: Mapping[str, str], name: str) -> str:
+    return "is not set" if name not in env else "is set but empty"
+
+
+def _server_message(resp: requests.Response, clean: Callable[[str], str]) -> str:
+    """ParentPay's own words about a refused request, whatever shape they came in, `clean`ed
+    (of the token) before they are cut short, so no part of a secret is left."""
     try:
         body = resp.json()
     except ValueError:
@@ -79,8 +99,8 @@ def _server_message(resp: requests.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
             if isinstance(body.get(key), str) and body[key]:
-                return str(body[key])
-    text = resp.text.strip()
+                return clean(str(body[key]))
+    text = clean(resp.text.strip())
     return text[:300] if text else resp.reason or "no message"
 
 
@@ -129,6 +149,7 @@ class ParentPayClient:
         if max_attempts < 1 or not 1 <= batch_size <= MAX_BATCH:
             raise ValueError("max_attempts must be >= 1 and batch_size between 1 and 500")
         self.base_url = _check_base_url(base_url, "the ParentPay URL")
+        self._token = token.strip()
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
@@ -153,17 +174,19 @@ class ParentPayClient:
         problems = []
         if not url:
             problems.append(
-                f"the environment variable {URL_ENV} is not set: it must hold the base URL of "
-                "the ParentPay People API, without /v1"
+                f"the environment variable {URL_ENV} {_unset(env, URL_ENV)}: it must hold the "
+                "base URL of the ParentPay People API, without /v1"
             )
         if not token:
             problems.append(
-                f"the environment variable {TOKEN_ENV} is not set: it must hold the bearer "
-                "token bromsync uses for the ParentPay People API"
+                f"the environment variable {TOKEN_ENV} {_unset(env, TOKEN_ENV)}: it must hold "
+                "the bearer token bromsync uses for the ParentPay People API"
             )
         if problems:
             raise ConfigError("; ".join(problems), problems=problems)
-        return cls(_check_base_url(url, URL_ENV), token, **options)
+        client = cls(_check_base_url(url, URL_ENV), token, **options)
+        remember(token)  # so no crash log or message of this process shows it (engine.secrets)
+        return client
 
     def close(self) -> None:
         self._session.close()
@@ -356,8 +379,8 @@ class ParentPayClient:
                 )
             except requests.exceptions.SSLError as exc:
                 raise TargetError(
-                    f"ParentPay's TLS certificate at {self.base_url} was not accepted ({exc}); "
-                    f"check {URL_ENV}"
+                    f"ParentPay's TLS certificate at {self.base_url} was not accepted "
+                    f"({self._said(str(exc))}); check {URL_ENV}"
                 ) from exc
             except _NO_ANSWER as exc:
                 last = f"no answer ({type(exc).__name__})"
@@ -366,7 +389,7 @@ class ParentPayClient:
                 if resp.status_code == 429:
                     last, reason = "busy (429)", "ParentPay is busy (429)"
                 elif resp.status_code >= 500:
-                    last = f"HTTP {resp.status_code}: {_server_message(resp)}"
+                    last = f"HTTP {resp.status_code}: {_server_message(resp, self._said)}"
                     reason = f"ParentPay failed (HTTP {resp.status_code})"
                 else:
                     self._check_status(resp, site_id, what)
@@ -411,20 +434,27 @@ class ParentPayClient:
                 f"in the school file (if every school gets this, check {URL_ENV})"
             )
         if 300 <= code < 400:
+            where = resp.headers.get("Location")
+            location = repr(None if where is None else self._said(where))
             raise TargetError(
-                f"ParentPay redirected {what} to {resp.headers.get('Location')!r}: check "
+                f"ParentPay redirected {what} to {location}: check "
                 f"{URL_ENV} (the base URL of the People API, without /v1)"
             )
         raise TargetError(
-            f"ParentPay refused {what} for site {site_id} (HTTP {code}): {_server_message(resp)}"
+            f"ParentPay refused {what} for site {site_id} (HTTP {code}): "
+            f"{_server_message(resp, self._said)}"
         )
 
-    @staticmethod
-    def _json(resp: requests.Response, what: str) -> Any:
+    def _said(self, text: str) -> str:
+        """What ParentPay (or a proxy) said, without the token in any form: an error page may
+        echo the request, headers and all."""
+        return scrub(text, [self._token])
+
+    def _json(self, resp: requests.Response, what: str) -> Any:
         try:
             return resp.json()
         except ValueError:
             raise TargetError(
-                f"ParentPay's answer to {what} is not JSON ({resp.text[:120]!r}); check "
-                f"{URL_ENV} points at the People API"
+                f"ParentPay's answer to {what} is not JSON ({self._said(resp.text)[:120]!r}); "
+                f"check {URL_ENV} points at the People API"
             ) from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.checks.packs import shipped_checks
 from engine.checks.run import CheckHit
 from engine.pipeline import check_records
 from engine.plan.diff import Change, diff
@@ -184,7 +185,7 @@ def run_all(
         state.start_run("rules", urn=1, school="rules", command="test", today=today)
         for table in data.values():
             state.save_raw("rules", table, 0.0)
-        checked = check_records(state, "rules", done, merged, today)
+        checked = check_records(state, "rules", done, merged, today, shipped_checks())
     return [
         Result(
             t.type,

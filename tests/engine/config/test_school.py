@@ -274,3 +274,54 @@ def test_url_rule(tmp_path: Path, url: str, accepted: bool) -> None:
     if not accepted:
         assert [p.line for p in problems] == [7]
         assert all(p.message.startswith("bromcom.url ") for p in problems)
+
+
+AWKWARD = "p@ss w&rd<\"'>/+=%é"
+
+
+@pytest.mark.parametrize(
+    ("url", "what"),
+    [
+        (
+            f"https://parentpay_oakfield:{AWKWARD}@mis.example.org/TPReadOnlyDataService.asmx",
+            "password",
+        ),
+        ("https://u:p%40ss@mis.example.org/TPReadOnlyDataService.asmx", "password"),
+        ("http://u:pw@127.0.0.1:8080/x", "password"),  # loopback: not "not in the right form"
+        ("https://u:p/w?x#y@mis.example.org/TPReadOnlyDataService.asmx", "password"),
+        ("https://TOKEN-LIKE@mis.example.org/TPReadOnlyDataService.asmx", "username"),
+    ],
+)
+def test_credentials_in_the_url_are_refused_without_showing_them(
+    tmp_path: Path, url: str, what: str
+) -> None:
+    text = (REPO / CASES / "good_minimal.yaml").read_text()
+    text = text.replace(
+        "https://cloudmis.bromcom.com/Nucleus/WebServices/ThirdParty/TPReadOnlyDataService.asmx",
+        json.dumps(url),
+    )
+    path = _write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_school(path)
+
+    [problem] = caught.value.problems
+    assert f"bromcom.url must not hold a {what} (it reads http" in problem
+    assert "://***@" in problem and "bromcom.username" in problem
+    if what == "password":
+        assert "environment variable named by bromcom.password_env" in problem
+    for secret in (AWKWARD, "p%40ss", "p@ss", "pw@", "p/w", "TOKEN-LIKE"):
+        assert secret not in problem
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "said"), [("", "is set but empty"), ("  ", "is set but holds only spaces")]
+)
+def test_an_empty_password_variable_is_not_called_unset(
+    monkeypatch: pytest.MonkeyPatch, value: str, said: str
+) -> None:
+    monkeypatch.setenv("BROMCOM_PASSWORD_OAKFIELD", value)
+    config = load_school(Path("schools/oakfield.yaml"))
+    with pytest.raises(MissingSecretError, match=f"BROMCOM_PASSWORD_OAKFIELD {said}"):
+        config.bromcom.password()

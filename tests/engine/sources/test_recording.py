@@ -6,15 +6,19 @@ what is recorded is checked against bytes this test wrote, not against the simul
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 from lxml import etree
 
 from engine.errors import BromcomCredentialsError, BromcomFault, ConfigError
+from engine.secrets import scrub_bytes
 from engine.sources.bromcom import BromcomSource
-from engine.sources.recording import FORMAT, MANIFEST, Recorder, scrub, scrub_text
+from engine.sources.recording import FORMAT, MANIFEST, Recorder
 from tests.helpers.soap_server import (
     PASSWORD_ENV,
     WSDL,
@@ -37,11 +41,11 @@ ECHO_FAULT = (
 )
 
 
-# -- scrubbing ------------------------------------------------------------------------------
+# -- scrubbing (the forms themselves: tests/engine/test_secrets.py) ---------------------------
 
 
 def test_scrub_replaces_secrets_in_any_case_and_keeps_the_rest_byte_for_byte() -> None:
-    scrubbed = scrub(ECHO_FAULT, [USER, SECRET])
+    scrubbed = scrub_bytes(ECHO_FAULT, [USER, SECRET], username=USER, markup=True)
 
     expected = ECHO_FAULT.replace(b"PARENTPAY_OAKFIELD", b"&lt;scrubbed&gt;").replace(
         b"s3cret'pw&amp;&lt;x&gt;", b"&lt;scrubbed&gt;"
@@ -50,43 +54,6 @@ def test_scrub_replaces_secrets_in_any_case_and_keeps_the_rest_byte_for_byte() -
     # Still well-formed, and reads as the plain marker.
     text = etree.fromstring(scrubbed).findtext(".//{http://www.w3.org/2003/05/soap-envelope}Text")
     assert text is not None and text.endswith("user '<scrubbed>' with password '<scrubbed>'")
-
-
-@pytest.mark.parametrize(
-    "written",
-    [
-        "s3cret'pw&<x>",  # raw (an HTML error page, a CDATA section)
-        "s3cret&apos;pw&amp;&lt;x&gt;",  # XML-escaped with named quote entities
-        "s3cret&#39;pw&amp;&lt;x&gt;",  # .NET HtmlEncode style
-        "s3cret'pw&amp;amp;&amp;lt;x&amp;gt;",  # escaped twice, inside an ...AsXml string
-    ],
-)
-def test_scrub_finds_the_password_however_it_was_escaped(written: str) -> None:
-    body = f"<r>before {written} after</r>".encode()
-
-    scrubbed = scrub(body, [SECRET])
-
-    assert b"s3cret" not in scrubbed
-    assert scrubbed.startswith(b"<r>before ") and scrubbed.endswith(b" after</r>")
-
-
-def test_scrub_writes_the_marker_plainly_in_plain_text_and_twice_escaped_where_needed() -> None:
-    assert scrub(b"denied for parentpay_oakfield", [USER], markup=False) == b"denied for <scrubbed>"
-    assert scrub(b"<r>x&amp;amp;y</r>", ["x&y"]) == b"<r>&amp;lt;scrubbed&amp;gt;</r>"
-
-
-def test_scrub_takes_the_longest_secret_first_and_ignores_empty_ones() -> None:
-    body = b"<r>parentpay_oakfield-2024</r>"
-    assert (
-        scrub(body, ["parentpay_oakfield", "parentpay_oakfield-2024"]) == b"<r>&lt;scrubbed&gt;</r>"
-    )
-    assert scrub(body, ["", ""]) == body
-
-
-def test_scrub_text_for_the_manifest() -> None:
-    assert scrub_text("https://Parentpay_Oakfield:pw@host/x", [USER, "pw"]) == (
-        "https://<scrubbed>:<scrubbed>@host/x"
-    )
 
 
 # -- the recorder ---------------------------------------------------------------------------
@@ -269,15 +236,16 @@ def test_source_records_a_fault_with_the_credentials_scrubbed(
     with pytest.raises(BromcomFault) as caught:
         recording_source.entities()
 
-    assert "Login failed for user 'PARENTPAY_OAKFIELD'" in str(
+    # The live error keeps the username, which it is about, but never the password.
+    assert "Login failed for user 'PARENTPAY_OAKFIELD' with password '<scrubbed>'" in str(
         caught.value
-    )  # the live error is whole
+    )
     folder = tmp_path / "rec" / "20001"
     [call] = manifest(folder)["calls"]  # type: ignore[misc]
     assert call["status"] == 500
     recorded = (folder / call["file"]).read_bytes()
     assert b"oakfield" not in recorded.lower() and b"s3cret" not in recorded
-    assert recorded == scrub(ECHO_FAULT, [USER, SECRET])
+    assert recorded == scrub_bytes(ECHO_FAULT, [USER, SECRET], username=USER, markup=True)
 
 
 def test_source_records_a_credentials_fault_and_still_raises_it(
@@ -290,3 +258,30 @@ def test_source_records_a_credentials_fault_and_still_raises_it(
 
     recorded = tmp_path / "rec" / "20001" / "findEntitiesBySchoolID.xml"
     assert recorded.read_bytes() == fixture("fault_credentials.xml").body
+
+
+def test_source_records_an_error_page_that_echoes_the_request_with_no_form_of_the_password(
+    server: SoapServer, recording_source: BromcomSource, tmp_path: Path
+) -> None:
+    # A proxy's 500 page that echoes the request: the password URL-encoded in a form body,
+    # as HTTP Basic, JSON-escaped in a debug dump and XML-escaped in the SOAP body.
+    basic = base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
+    page = (
+        "<html><body><h1>Runtime Error</h1><pre>"
+        f"POST body: username={USER}&amp;password={quote_plus(SECRET)}\n"
+        f"Authorization: Basic {basic}\n"
+        f"debug: {html.escape(json.dumps({'password': SECRET}))}\n"
+        f"soap: {html.escape(SECRET)}"
+        "</pre></body></html>"
+    ).encode()
+    server.on("findEntitiesBySchoolID", Reply(500, page, "text/html"))
+
+    with pytest.raises(BromcomFault):
+        recording_source.entities()
+
+    [recorded] = [p for p in (tmp_path / "rec" / "20001").rglob("*.html")]
+    written = recorded.read_bytes()
+    for form in (quote_plus(SECRET), basic, json.dumps(SECRET)[1:-1], html.escape(SECRET)):
+        assert form.encode() not in written, form
+    assert b"s3cret" not in written and b"czNjcmV0" not in written  # base64 of "s3cret"
+    assert written.count(b"&lt;scrubbed&gt;") == 5  # the username too, as everywhere in recordings

@@ -8,6 +8,7 @@ a lost answer) are the contract's and not this file's idea of them.
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections import Counter
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import pytest
 
@@ -486,6 +487,66 @@ def test_from_env_rejects_a_url_it_cannot_use(url: str, expected: str) -> None:
     env = {"BROMSYNC_PARENTPAY_URL": url, "BROMSYNC_PARENTPAY_TOKEN": "t"}
     with pytest.raises(ConfigError, match=expected):
         ParentPayClient.from_env(env)
+
+
+TOKEN = "tok@en w&rd<\"'>/+=%"
+
+
+@pytest.mark.parametrize(
+    ("url", "what"),
+    [
+        (f"https://bromsync:{TOKEN}@pp.example", "a password"),
+        (f"http://x:{quote(TOKEN, safe='')}@127.0.0.1:8700", "a password"),
+        ("https://tok-as-user@pp.example/v1", "a username"),  # before the /v1 message shows it
+    ],
+)
+def test_a_url_holding_the_token_is_refused_without_showing_it(url: str, what: str) -> None:
+    env = {"BROMSYNC_PARENTPAY_URL": url, "BROMSYNC_PARENTPAY_TOKEN": "tok-env"}
+    with pytest.raises(ConfigError) as caught:
+        ParentPayClient.from_env(env)
+
+    message = str(caught.value)
+    assert message.startswith(f"BROMSYNC_PARENTPAY_URL must not hold {what} (it reads http")
+    assert "://***@" in message and "BROMSYNC_PARENTPAY_TOKEN" in message
+    for secret in (TOKEN, quote(TOKEN, safe=""), "tok@en", "tok-as-user"):
+        assert secret not in message
+    with pytest.raises(ConfigError, match="must not hold a password"):
+        ParentPayClient(f"https://u:{TOKEN}@pp.example", "tok-env")
+
+
+def test_an_empty_variable_is_set_but_empty() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ParentPayClient.from_env({"BROMSYNC_PARENTPAY_URL": "", "BROMSYNC_PARENTPAY_TOKEN": " "})
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "the environment variable BROMSYNC_PARENTPAY_URL is set but empty",
+        "the environment variable BROMSYNC_PARENTPAY_TOKEN is set but empty",
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(400, {"message": f"bad request; Authorization: Bearer {TOKEN}"}),
+        Reply(500, f"<html>echo: {html.escape(TOKEN)} {quote_plus(TOKEN)}</html>".encode()),
+        Reply(200, f"not json {json.dumps(TOKEN)} {'x' * 200}".encode()),
+        Reply(302, {}, headers={"Location": f"https://pp.example/?t={quote(TOKEN, safe='')}"}),
+    ],
+)
+def test_what_parentpay_echoes_is_told_without_the_token(
+    server: FakeParentPay, sleeps: list[float], reply: Reply
+) -> None:
+    server.respond = lambda s: reply
+    with (
+        ParentPayClient(server.url, f" {TOKEN}\n", max_attempts=1, sleep=sleeps.append) as client,
+        pytest.raises(TargetError) as caught,
+    ):
+        client.people(SITE)
+
+    assert server.seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    message = str(caught.value)
+    assert "<scrubbed>" in message
+    for form in (TOKEN, html.escape(TOKEN), quote_plus(TOKEN), quote(TOKEN, safe=""), "tok@en"):
+        assert form not in message
 
 
 def test_registry_builds_the_client_from_the_environment(
