@@ -126,13 +126,17 @@ def _crash_log() -> str:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="bromsync")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Sync pupils, staff and pre-admissions from the Bromcom MIS to ParentPay.
 
     Each school is a YAML file (see schools/ and README.md). `plan` shows what would change,
     `apply` pushes a reviewed plan, `run` does both. State lives in BROMSYNC_STATE_DIR
-    (default ./state), one DuckDB file per school.
+    (default ./state), one DuckDB file per school. Colours are left out when the output is
+    not a terminal, or when NO_COLOR is set.
     """
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
+        ctx.color = False  # every command's context inherits it, and so every echo
 
 
 @cli.command(context_settings=CONTEXT)
@@ -590,7 +594,7 @@ def simulate() -> None:
 @_returns_code
 def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) -> int:
     """Serve Bromcom's TPReadOnlyDataService (SOAP 1.1 and 1.2) from a dataset folder or a recording."""
-    from simulators.bromcom import ReplayError, serve, serve_replay
+    from simulators.bromcom import PortUnavailable, ReplayError, serve, serve_replay
 
     if (data_dir is None) == (replay_dir is None):
         raise ConfigError("give exactly one of --data DIR or --replay DIR")
@@ -599,7 +603,7 @@ def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) 
             serve_replay(replay_dir, port)
         elif data_dir is not None:
             serve(data_dir, port)
-    except (ReplayError, ValueError) as exc:
+    except (ReplayError, ValueError, PortUnavailable) as exc:
         raise ConfigError(str(exc)) from exc
     return 0
 
@@ -618,18 +622,133 @@ def simulate_bromcom(data_dir: Path | None, replay_dir: Path | None, port: int) 
     default=None,
     help="Bearer token to accept [env BROMSYNC_PARENTPAY_TOKEN, default 'demo-token'].",
 )
-@click.option("--site", "sites", multiple=True, type=int, help="A site id to serve (repeatable).")
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Serve only this site id (repeatable), and the ones stored before; any other is 404. "
+    "Without --site, every site id is served, added the first time a request names it.",
+)
 @_returns_code
 def simulate_parentpay(data_dir: Path, port: int, token: str | None, sites: tuple[int, ...]) -> int:
     """Serve the ParentPay People API (docs/parentpay-api.md), persisted in --data."""
-    from simulators.parentpay import serve
+    from simulators.parentpay import PortUnavailable, serve
 
-    serve(
-        data_dir,
-        port,
-        token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token",
-        sites,
-    )
+    try:
+        serve(
+            data_dir,
+            port,
+            token or os.environ.get("BROMSYNC_PARENTPAY_TOKEN") or "demo-token",
+            sites,
+        )
+    except (ValueError, PortUnavailable) as exc:
+        raise ConfigError(str(exc)) from exc
+    return 0
+
+
+@simulate.command("generate", context_settings=CONTEXT)
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder to write DIR/<org-id>/ into (created if missing); serve it with "
+    "`bromsync simulate bromcom --data DIR`.",
+)
+@click.option(
+    "--size",
+    default="primary",
+    show_default=True,
+    type=click.Choice(["tiny", "primary", "secondary"]),
+    help="tiny: 12 pupils; primary: 210 pupils; secondary: 2,000 pupils, ~300 pre-admissions, "
+    "~180 staff.",
+)
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same school.")
+@click.option(
+    "--org-id",
+    default=20001,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The school's MIS OrgID (Bromcom's schoolID): one per school in a folder.",
+)
+@click.option(
+    "--username",
+    default=None,
+    help="The web-service account's username [default: parentpay_<org-id>].",
+)
+@click.option(
+    "--password",
+    default="simulator-password",
+    show_default=True,
+    help="The web-service account's password (a simulator's, never a real one).",
+)
+@click.option(
+    "--urn", default=None, type=click.IntRange(min=1), help="The DfE URN [default: from the seed]."
+)
+@click.option("--name", default=None, help="The school's name [default: from the seed].")
+@click.option(
+    "--school-file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a school file for it, pointing at the simulator on --port.",
+)
+@click.option(
+    "--site-id",
+    default=5001,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The ParentPay site id the school file names.",
+)
+@click.option(
+    "--port",
+    default=8600,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port the school file expects `simulate bromcom` on.",
+)
+@_returns_code
+def simulate_generate(
+    data_dir: Path,
+    size: str,
+    seed: int,
+    org_id: int,
+    username: str | None,
+    password: str,
+    urn: int | None,
+    name: str | None,
+    school_file: Path | None,
+    site_id: int,
+    port: int,
+) -> int:
+    """Generate a school's Bromcom data into a dataset folder `simulate bromcom` serves.
+
+    Pupils, contacts, staff, pre-admissions, meals and the rest of the 21 entities, with the
+    awkward cases real schools have, dated from today (BROMSYNC_TODAY if set). One school per
+    call: give each school its own --org-id. --school-file also writes the school file
+    bromsync needs. See simulators/bromcom/README.md.
+    """
+    from engine import clock
+    from simulators.generate import generate
+
+    try:
+        generate(
+            data_dir,
+            today=clock.today(),
+            echo=click.echo,
+            size=size,
+            seed=seed,
+            org_id=org_id,
+            username=username,
+            password=password,
+            urn=urn,
+            name=name,
+            school_file=school_file,
+            site_id=site_id,
+            port=port,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return 0
 
 

@@ -74,7 +74,10 @@ def pick_shard(files: Sequence[Path], shard: str | None) -> list[Path]:
 # -- each school's own problems ---------------------------------------------------------------
 
 
-def _not_run(path: Path, error: ConfigError) -> SchoolResult:
+_OTHERS = "; the other schools were not held up by it"
+
+
+def _not_run(path: Path, error: ConfigError, others: str) -> SchoolResult:
     """A school whose file cannot be loaded: it fails alone (exit 2), named as well as the
     file allows, with the file's problems and the fix."""
     data, _, _ = load_yaml(path)
@@ -82,8 +85,7 @@ def _not_run(path: Path, error: ConfigError) -> SchoolResult:
     name = school.get("name") if isinstance(school, dict) else None
     message = (
         f"not run: {error}\n"
-        f"Fix the file (`bromsync validate {path}` lists its problems again); the other "
-        "schools were not held up by it."
+        f"Fix the file (`bromsync validate {path}` lists its problems again){others}."
     )
     return SchoolResult(
         name if isinstance(name, str) and name.strip() else str(path),
@@ -98,11 +100,12 @@ def load_schools(files: Sequence[Path]) -> list[SchoolConfig | SchoolResult]:
     """Each file loaded, in the order given; a file that cannot be loaded (unreadable, invalid)
     is its school's failed result (exit 2) and never stops the others."""
     loaded: list[SchoolConfig | SchoolResult] = []
+    others = _OTHERS if len(files) > 1 else ""
     for path in files:
         try:
             loaded.append(load_school(path))
         except ConfigError as exc:
-            loaded.append(_not_run(path, exc))
+            loaded.append(_not_run(path, exc, others))
     return loaded
 
 
@@ -124,15 +127,15 @@ def common_problems(options: Options, *, command: str) -> list[str]:
     return problems
 
 
-def own_problem(school: SchoolConfig) -> ConfigError | None:
+def own_problem(school: SchoolConfig, others: str = "") -> ConfigError | None:
     """A school's own configuration problem found before it runs: its password variable unset
-    or empty."""
+    or empty. `others` ends the message (in a batch: that the others ran)."""
     try:
         school.bromcom.password()
     except ConfigError as exc:
         return ConfigError(
             f"not run: {str(exc).rstrip('.')}. Set it (for a scheduled run: add it to the "
-            "job's secrets) and run this school again; the other schools were not held up by it.",
+            f"job's secrets) and run this school again{others}.",
             school=school.name,
         )
     return None
@@ -144,11 +147,12 @@ def preflight(
     """Before any school runs: a problem common to all (ParentPay's URL or token) stops
     everything (ConfigError, exit 2, naming every problem found, the schools' own too);
     otherwise each school's own problem, by its position in `loaded`, to fail it alone."""
+    common = common_problems(options, command=command)
+    others = "" if common or len(loaded) <= 1 else _OTHERS
     own: dict[int, ConfigError] = {}
     for at, school in enumerate(loaded):
-        if isinstance(school, SchoolConfig) and (problem := own_problem(school)) is not None:
+        if isinstance(school, SchoolConfig) and (problem := own_problem(school, others)):
             own[at] = problem
-    common = common_problems(options, command=command)
     if common:
         also = [
             f"{school.name}: {school.message.splitlines()[0]}"

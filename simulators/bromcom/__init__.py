@@ -8,6 +8,7 @@ own writer proves nothing).
 
 from __future__ import annotations
 
+from ..ports import PortUnavailable
 from .catalogue import CATALOGUE, catalogue_columns
 from .faults import Fault
 from .filter import FilterError, compile_filter
@@ -23,6 +24,7 @@ __all__ = [
     "Fault",
     "FilterError",
     "LoggedRequest",
+    "PortUnavailable",
     "ReplayError",
     "ReplaySimulator",
     "SimulatorBase",

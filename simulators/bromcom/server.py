@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from ..ports import PortUnavailable
 from . import soap
 from .faults import Fault, FaultQueue
 from .handler import Handler
@@ -98,7 +99,10 @@ class SimulatorBase:
             return self
         handler = type("BoundHandler", (Handler,), {"sim": self})
         server_class = _Server6 if ":" in self.host else _Server
-        server = server_class((self.host, self._wanted_port), handler)
+        try:
+            server = server_class((self.host, self._wanted_port), handler)
+        except OSError as exc:
+            raise PortUnavailable.from_bind(exc, self._wanted_port) from None
         self._stopping.clear()
         self._server = server
         self._thread = threading.Thread(

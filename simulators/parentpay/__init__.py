@@ -5,7 +5,8 @@ The API is described in docs/parentpay-api.md. See README.md in this folder for 
 
 from __future__ import annotations
 
+from ..ports import PortUnavailable
 from .faults import FAULT_KINDS, RequestRecord
 from .simulator import ParentPaySimulator, serve
 
-__all__ = ["FAULT_KINDS", "ParentPaySimulator", "RequestRecord", "serve"]
+__all__ = ["FAULT_KINDS", "ParentPaySimulator", "PortUnavailable", "RequestRecord", "serve"]

@@ -38,6 +38,7 @@ class Context:
     log: RequestLog
     slots: threading.BoundedSemaphore
     delays: Delays = field(default_factory=Delays)
+    any_site: bool = False  # serve every site id, creating it the first time it is named
 
 
 @dataclass
@@ -196,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
                 Allow=_METHODS[resource],
             )  # fmt: skip
         with ctx.store.connection() as conn:
+            if not db.site_exists(conn, site_id) and ctx.any_site and site_id > 0:
+                conn.execute("INSERT OR IGNORE INTO sites (site_id) VALUES (?)", (site_id,))
             if not db.site_exists(conn, site_id):
                 return _error(
                     404, "unknown_site", f"ParentPay site {site_id} is not known here; "

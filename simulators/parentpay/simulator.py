@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
 
+from ..ports import PortUnavailable
 from . import store as db
 from .faults import Fault, FaultQueue, RequestLog, RequestRecord
 from .formats import FIELDS, STATUSES, TYPES, mis_id_problem, problems
@@ -53,9 +54,12 @@ class ParentPaySimulator:
         port: int = 0,
         *,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        any_site: bool = False,
     ) -> None:
         """`token=None` keeps the token stored in `data_dir` (or makes a new one); a given
-        token replaces the stored one. `sites` are added to those already stored."""
+        token replaces the stored one. `sites` are added to those already stored. With
+        `any_site`, every site id is served, added the first time a request names it;
+        without it, a site neither given nor stored is 404 `unknown_site`."""
         _check_loopback(host)
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -76,6 +80,7 @@ class ParentPaySimulator:
             faults=self._faults,
             log=self._log,
             slots=threading.BoundedSemaphore(max_concurrent),
+            any_site=any_site,
         )
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -86,7 +91,10 @@ class ParentPaySimulator:
         if self._server is not None:
             raise RuntimeError("the ParentPay simulator is already running")
         self._ctx.delays.open()
-        self._server = Server((self.host, self._port), self._ctx, ipv6=":" in self.host)
+        try:
+            self._server = Server((self.host, self._port), self._ctx, ipv6=":" in self.host)
+        except OSError as exc:
+            raise PortUnavailable.from_bind(exc, self._port) from None
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -274,15 +282,27 @@ def serve(
     host: str = "127.0.0.1", *, max_concurrent: int = DEFAULT_MAX_CONCURRENT,
     out: TextIO | None = None,
 ) -> None:  # fmt: skip
-    """Run the simulator until Ctrl+C, printing where it listens and its token."""
+    """Run the simulator until Ctrl+C, printing where it listens and its token.
+
+    With no `sites`, every site id is served (added the first time a request names it); with
+    some, only those and the ones stored before are, and any other is 404 `unknown_site`.
+    Raises PortUnavailable when the port is taken."""
     out = out or sys.stdout
+    sites = list(sites)
     sim = ParentPaySimulator(
-        Path(data_dir), token, sites, host, port, max_concurrent=max_concurrent
-    )
+        Path(data_dir), token, sites, host, port, max_concurrent=max_concurrent,
+        any_site=not sites,
+    )  # fmt: skip
     sim.start()
     try:
         # Inside the try: Ctrl+C may come as soon as the URL is out, even mid-print.
-        known = ", ".join(str(s) for s in sim.sites) or "none (add with --site ID)"
+        stored = ", ".join(str(s) for s in sim.sites)
+        if sites:
+            known = f"{stored} (any other site id is 404 unknown_site)"
+        else:
+            known = "any site id, each added the first time a request names it" + (
+                f" (stored: {stored})" if stored else ""
+            )
         print(f"ParentPay simulator listening on {sim.url}", file=out)
         print(f"  BROMSYNC_PARENTPAY_URL={sim.url}", file=out)
         print(f"  BROMSYNC_PARENTPAY_TOKEN={sim.token}", file=out)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,6 +94,55 @@ def test_unknown_site_unknown_path_and_wrong_method(sim: ParentPaySimulator) -> 
     assert r.status_code == 404
     r = requests.get(f"{sim.url}/v1/sites/{SITE}/uploads", headers=auth(), timeout=TIMEOUT)
     assert (r.status_code, r.headers["Allow"]) == (405, "POST")
+
+
+def test_with_any_site_every_site_id_is_served_and_added_on_first_use(tmp_path: Path) -> None:
+    with ParentPaySimulator(tmp_path / "pp", TOKEN, any_site=True) as open_sim:
+        assert open_sim.sites == []
+        assert get(open_sim, site=7001).json() == {"people": []}
+        create = [{"op": "create", "type": "staff", "mis_id": "S9", "fields": STAFF}]
+        assert post(open_sim, create, site=7002).json()["results"][0]["status"] == "applied"
+        assert open_sim.sites == [7001, 7002]
+        assert get(open_sim, site=0).status_code == 404  # a site id is a positive number
+    with ParentPaySimulator(tmp_path / "pp", TOKEN) as strict:  # kept, and others unknown
+        assert strict.sites == [7001, 7002] and get(strict, site=7003).status_code == 404
+
+
+def _serve(tmp_path: Path, *sites: str) -> Iterator[str]:
+    """`python -m simulators.parentpay` in a child, as a newcomer starts it: its URL."""
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from simulators.parentpay.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
+    root = Path(__file__).parents[2]
+    args = ["--data", str(tmp_path / "served"), "--port", "0", "--token", TOKEN, *sites]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
+        yield lines[0].rsplit(" ", 1)[1].strip()
+        assert "sites:" in lines[3]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_started_without_site_it_serves_any_site_and_with_site_only_those(
+    tmp_path: Path,
+) -> None:
+    for url in _serve(tmp_path):
+        r = requests.get(f"{url}/v1/sites/4242/people", headers=auth(), timeout=TIMEOUT)
+        assert r.json() == {"people": []}
+    for url in _serve(tmp_path, "--site", "5001"):
+        r = requests.get(f"{url}/v1/sites/4343/people", headers=auth(), timeout=TIMEOUT)
+        assert (r.status_code, r.json()["error"]) == (404, "unknown_site")
+        r = requests.get(f"{url}/v1/sites/4242/people", headers=auth(), timeout=TIMEOUT)
+        assert r.status_code == 200  # stored by the first start
 
 
 def test_upload_without_idempotency_key_is_400(sim: ParentPaySimulator) -> None:

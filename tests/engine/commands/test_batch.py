@@ -178,3 +178,17 @@ def test_plan_offline_needs_no_parentpay_and_still_fails_a_bad_school_alone(
     assert result.exit_code == 2, result.output
     assert (stack.plans / "100001.plan.json").exists()
     assert f"✘ {bad}: not run: the school file {bad} has 1 problem to fix" in result.output
+
+
+def test_one_school_alone_is_not_told_about_other_schools(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BROMCOM_PASSWORD_OAKFIELD")
+    result = bromsync("run", str(stack.school_file))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(
+        "✘ Oakfield Primary School (100001): not run: the environment variable "
+        "BROMCOM_PASSWORD_OAKFIELD is not set"
+    )
+    assert "run this school again." in result.output and "other schools" not in result.output
+    assert not stack.bromcom.requests
