@@ -285,7 +285,11 @@ TRANSIENT: dict[str, tuple[Any, tuple[type[SourceError], ...], list[str]]] = {
     "timeout": (
         _students(lambda **kw: Fault.delay(SLOW, **kw)),
         (BromcomUnreachable,),
-        ["sent no answer for entity Students within", "the Bromcom timeout", "timeouts.bromcom_seconds"],
+        [
+            "sent no answer for entity Students within",
+            "the Bromcom timeout",
+            "timeouts.bromcom_seconds",
+        ],
     ),
     # The answer started, then the connection died: a dropped connection or a cut-off answer
     # are both fair descriptions, but the message must say which answer.
