@@ -201,10 +201,11 @@ def check_columns(run: Run, mappings: Sequence[Mapping], tables: dict[str, Table
             "last run, so records could be matched to the wrong people (blanked, archived or "
             "created again under new IDs); nothing was staged or pushed:\n"
             + "\n".join(f"  {line}" for line in changed)
-            + "\nAsk Bromcom support why the column's type changed and to put it back. If the "
-            "new type is meant to stay, the IDs must be checked to be the same people's; then "
-            "docs/bromcom.md and engine/sources/catalogue.yaml are changed to the new type, "
-            "and the next run takes it (mappings/README.md).",
+            + "\nAsk Bromcom support why the column's type changed, and to put it back. If "
+            "Bromcom means the new type to stay, first check that the IDs still name the same "
+            "people; then change the column's type in docs/bromcom.md and "
+            "engine/sources/catalogue.yaml, and the next run takes it (mappings/README.md, "
+            '"When Bromcom changes a column").',
             problems=changed,
             school=school.name,
         )
@@ -221,7 +222,9 @@ def _key_type_changes(
     out: list[str] = []
     seen: set[tuple[str, str]] = set()
     for mapping in mappings:
-        for read in column_reads(mapping):
+        # The record's ID first: the read a message names for a column read in several places.
+        reads = sorted(column_reads(mapping), key=lambda r: r.what != "source.id")
+        for read in reads:
             key = (read.entity.casefold(), read.column)
             if not read.key or key in seen:
                 continue
