@@ -103,6 +103,10 @@ class MappingError(ConfigError):
     """A mapping file is invalid or an expression failed on real data."""
 
 
+class ColumnsMismatchError(ConfigError):
+    """Bromcom's answer lacks a column a mapping reads, or a key column changed its type."""
+
+
 class StateError(BromsyncError):
     """The DuckDB state of a school cannot be used."""
 

@@ -20,14 +20,17 @@ from engine.checks.holds import awaiting_match
 from engine.checks.packs import SqlCheck, school_checks
 from engine.checks.run import CheckHit, held_ids, run_checks
 from engine.config.school import SchoolConfig
+from engine.errors import ColumnsMismatchError
 from engine.events import Event, EventSink, ignore
 from engine.records import Record
-from engine.sources import SOURCES, Source
+from engine.sources import SOURCES, Source, Table
+from engine.sources.catalogue import find_entity
 from engine.sources.extract import fetch_entities
 from engine.state.store import RunLog, State, state_path
 from engine.targets import TARGETS, Target
+from engine.transform.columns import column_reads, columns_read, undeclared
 from engine.transform.functions import MappingFunctions
-from engine.transform.mapping import load_mappings
+from engine.transform.mapping import Mapping, load_mappings
 from engine.transform.transform import Transformed, transform
 
 
@@ -157,9 +160,11 @@ def prepare(run: Run) -> Prepared:
         )
     finally:
         source.close()
-    for table, seconds in fetched.values():
-        run.state.save_raw(run.run_id, table, seconds)
     tables = {name: table for name, (table, _) in fetched.items()}
+    check_columns(run, mappings, tables)
+    keep = columns_read(mappings)
+    for table, seconds in fetched.values():
+        run.state.save_raw(run.run_id, table, seconds, keep.get(table.entity.casefold(), set()))
     settings = school_settings(school)
     functions = MappingFunctions(today=run.today, settings=settings)
     consent = school.lawful_basis == "consent"
@@ -172,6 +177,81 @@ def prepare(run: Run) -> Prepared:
         held = sum(1 for r in done.records if r["mis_id"] in prepared.held)
         run.say("map", f"{done.type}: {len(done.records)} records, {held} held back by checks")
     return prepared
+
+
+def check_columns(run: Run, mappings: Sequence[Mapping], tables: dict[str, Table]) -> None:
+    """Bromcom's answer has every column the mappings read, and no key column changed type.
+
+    Run before anything is staged or planned: a column the mappings read that Bromcom does not
+    send would read as null for everyone (a misspelt join column blanked every payer), and a
+    key column whose type changed can make the same people look like others (StudentID sent as
+    text). Either is a ColumnsMismatchError (exit 2) and nothing is staged or pushed.
+    """
+    school = run.config
+    declared = {name: table.columns for name, table in tables.items()}
+    missing = undeclared(mappings, declared)
+    if missing:
+        raise ColumnsMismatchError(
+            f"{school.name} ({school.path}): Bromcom's answer lacks columns the mappings read, "
+            "so they would be empty for everyone; nothing was staged or pushed:\n"
+            + "\n".join(f"  {line}" for line in missing)
+            + "\nCorrect the column's name in the mapping (a misspelling), or if this school's "
+            "Bromcom spells it another way, change the mapping and the catalogue together "
+            '(mappings/README.md, "When a real Bromcom column differs").',
+            problems=missing,
+            school=school.name,
+        )
+    changed = _key_type_changes(run, mappings, declared)
+    if changed:
+        raise ColumnsMismatchError(
+            f"{school.name} ({school.path}): Bromcom changed the type of a key column since the "
+            "last run, so records could be matched to the wrong people (blanked, archived or "
+            "created again under new IDs); nothing was staged or pushed:\n"
+            + "\n".join(f"  {line}" for line in changed)
+            + "\nAsk Bromcom support why the column's type changed, and to put it back. If "
+            "Bromcom means the new type to stay, first check that the IDs still name the same "
+            "people; then change the column's type in docs/bromcom.md and "
+            "engine/sources/catalogue.yaml, and the next run takes it (mappings/README.md, "
+            '"When Bromcom changes a column").',
+            problems=changed,
+            school=school.name,
+        )
+
+
+def _key_type_changes(
+    run: Run, mappings: Sequence[Mapping], declared: dict[str, dict[str, str]]
+) -> list[str]:
+    """Each key column whose declared type differs from the last recorded fetch's.
+
+    A change to the type the catalogue assumes is not one: that is how a change Bromcom made
+    for good is taken, once the project has reviewed it and changed the catalogue.
+    """
+    out: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for mapping in mappings:
+        # The record's ID first: the read a message names for a column read in several places.
+        reads = sorted(column_reads(mapping), key=lambda r: r.what != "source.id")
+        for read in reads:
+            key = (read.entity.casefold(), read.column)
+            if not read.key or key in seen:
+                continue
+            seen.add(key)
+            now = declared.get(read.entity, {}).get(read.column)
+            before = (run.state.last_column_types(read.entity) or {}).get(read.column)
+            if now is None or before is None or now == before:
+                continue
+            known = find_entity(read.entity)
+            assumed = known.columns.get(read.column) if known else None
+            if assumed is not None and assumed.type == now:
+                run.say(
+                    "fetch", f"{read.entity}.{read.column} is now xs:{now}, as the catalogue says"
+                )
+                continue
+            out.append(
+                f"{read.entity}.{read.column} is now xs:{now}; the last run had xs:{before} "
+                f"(it is a key: {read.what} at {read.where})"
+            )
+    return out
 
 
 def check_records(

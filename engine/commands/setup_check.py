@@ -46,18 +46,15 @@ from engine.report.checklist import (
     year_code_fix,
 )
 from engine.sources import SOURCES, Source, Table
+from engine.sources.catalogue import catalogue
 from engine.sources.extract import fetch_entities
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import Mapping, load_mappings
 from engine.transform.transform import Transformed, transform
 
-# The entities ParentPay's set-up guide asks a school to tick (steps 6-7; docs/bromcom.md).
-GUIDE_ENTITIES = (
-    "CollectionAssociates", "CollectionExecutives", "CollectionExecutivesRoleTypes", "Collections",
-    "Emails", "EmployeeContacts", "Nationalities", "People", "PersonAddress", "PersonCommunications",
-    "PersonMedicalConditions", "PreAdmissionStudents", "School", "Staff", "StudentContacts",
-    "StudentEnrolments", "StudentMealPatterns", "StudentMeals", "Students", "SubjectClasses", "Timetable",
-)  # fmt: skip
+# The entities ParentPay's set-up guide asks a school to tick (steps 6-7; docs/bromcom.md): the
+# catalogue's, in alphabetical order as the guide lists them.
+GUIDE_ENTITIES = tuple(sorted(catalogue()))
 
 _CODE_ORDER = {code: i for i, code in enumerate(PARENTPAY_YEAR_CODES)}
 _REFUSALS = (BromcomCredentialsError, BromcomSchoolIdError, BromcomPermissionError)

@@ -37,6 +37,7 @@ from engine.errors import (
 )
 from engine.secrets import scrub
 from engine.sources import Table
+from engine.sources.catalogue import spellings_of
 from engine.sources.dataset import DataSetError, read_dataset
 from engine.sources.recording import Recorder
 
@@ -49,10 +50,6 @@ BINDINGS = {
     "1.2": f"{{{TNS}}}TPReadOnlyDataServiceSoap12",
     "1.1": f"{{{TNS}}}TPReadOnlyDataServiceSoap",
 }
-# Other integrators' lists spell these differently from ParentPay's guide (docs/bromcom.md); case
-# alone never matters, since the service itself matches names case-insensitively.
-_SPELLINGS = (("personaddress", "personaddresses"), ("school", "schools"), ("timetable",))
-_ALTERNATIVES = {name: group for group in _SPELLINGS for name in group}
 
 _GATEWAY_STATUSES = {502, 503, 504}
 _SOAP12 = "{http://www.w3.org/2003/05/soap-envelope}"
@@ -183,7 +180,9 @@ class BromcomSource:
     def resolve(self, entity: str) -> str:
         """Bromcom's spelling of `entity`; BromcomPermissionError when it is not ticked."""
         permitted = {name.lower(): name for name in self.entities()}
-        for candidate in _ALTERNATIVES.get(entity.lower(), (entity.lower(),)):
+        # Other integrators spell some differently from ParentPay's guide (the catalogue); case
+        # alone never matters, since the service itself matches names case-insensitively.
+        for candidate in spellings_of(entity):
             if candidate in permitted:
                 return permitted[candidate]
         raise self._permission_error([entity])
@@ -191,11 +190,7 @@ class BromcomSource:
     def missing(self, entities: Iterable[str]) -> list[str]:
         """Those of `entities` the account may not read, in the order given."""
         permitted = {name.lower() for name in self.entities()}
-        return [
-            e
-            for e in entities
-            if not any(c in permitted for c in _ALTERNATIVES.get(e.lower(), (e.lower(),)))
-        ]
+        return [e for e in entities if not any(c in permitted for c in spellings_of(e))]
 
     def require(self, entities: Iterable[str]) -> None:
         """Raise one BromcomPermissionError naming every entity the account may not read."""

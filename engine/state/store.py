@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, baseline VARCHAR,
     plan_digest VARCHAR, summary JSON, message VARCHAR);
 CREATE TABLE IF NOT EXISTS fetches (
-    run_id VARCHAR, entity VARCHAR, row_count INTEGER, seconds DOUBLE);
+    run_id VARCHAR, entity VARCHAR, row_count INTEGER, seconds DOUBLE, column_types JSON);
 CREATE TABLE IF NOT EXISTS records (
     run_id VARCHAR, type VARCHAR, mis_id VARCHAR, fields JSON, held BOOLEAN);
 CREATE TABLE IF NOT EXISTS check_results (
@@ -235,15 +235,22 @@ class State:
 
     # raw rows ---------------------------------------------------------------------------------
 
-    def save_raw(self, run_id: str, table: Table, seconds: float) -> None:
-        """Replace `raw_<entity>` with this fetch, typed from Bromcom's schema."""
+    def save_raw(
+        self, run_id: str, table: Table, seconds: float, keep: Collection[str] | None = None
+    ) -> None:
+        """Replace `raw_<entity>` with this fetch, typed from Bromcom's schema.
+
+        Only the columns in `keep` are stored (docs/personal-data.md: the state keeps only the
+        columns the mappings read), in Bromcom's order; None keeps them all. `fetches` records
+        the type Bromcom declared for every column, kept or not, for the next run to compare.
+        """
+        kept = {n: k for n, k in table.columns.items() if keep is None or n in keep}
         fields = [pa.field("run_id", pa.string())]
         fields += [
-            pa.field(name, _ARROW_TYPES.get(kind, pa.string()))
-            for name, kind in table.columns.items()
+            pa.field(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in kept.items()
         ]
         schema = pa.schema(fields)
-        columns: dict[str, list[Any]] = {name: [] for name in table.columns}
+        columns: dict[str, list[Any]] = {name: [] for name in kept}
         for row in table.rows:
             for name, values in columns.items():
                 values.append(row.get(name))
@@ -268,9 +275,25 @@ class State:
                     "entity": [table.entity],
                     "row_count": [len(table.rows)],
                     "seconds": [seconds],
+                    "column_types": [_json(table.columns)],
                 }
             ),
+            "run_id, entity, row_count, seconds, column_types::JSON",
         )
+
+    def last_column_types(self, entity: str) -> dict[str, str] | None:
+        """The column types Bromcom declared for `entity` (any case) at its latest recorded fetch.
+
+        None when no fetch of it recorded its types (a first run, or a state file written
+        before bromsync recorded them).
+        """
+        rows = self.con.execute(
+            "SELECT f.column_types FROM fetches f LEFT JOIN runs r USING (run_id) "
+            "WHERE lower(f.entity) = lower(?) AND f.column_types IS NOT NULL "
+            "ORDER BY r.started_at DESC NULLS LAST, f.run_id DESC LIMIT 1",
+            [entity],
+        ).fetchall()
+        return dict(json.loads(rows[0][0])) if rows else None
 
     # mapped records and checks ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import duckdb
 from engine.errors import StateError
 from engine.records import DATE_FIELDS, RECORD_FIELDS, RECORD_TYPES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The base tables, created by engine/state/store.py; query_all unions each of them across schools.
 TABLES = ("runs", "fetches", "records", "check_results", "uploaded", "uploads", "upload_results")
@@ -29,7 +29,11 @@ TABLES = ("runs", "fetches", "records", "check_results", "uploaded", "uploads", 
 # (re)built. Version 1 added bromsync_meta and the stable views, which every writable open
 # rebuilds anyway, so it changes no table; a later version that adds a column adds here e.g.
 # `ALTER TABLE runs ADD COLUMN IF NOT EXISTS ...`.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # The xs: type Bromcom declared for each column of each fetch: a key column whose type
+    # changes since the last run stops the run (engine/pipeline.py).
+    2: ("ALTER TABLE fetches ADD COLUMN IF NOT EXISTS column_types JSON",),
+}
 
 _META = "CREATE TABLE IF NOT EXISTS bromsync_meta (schema_version INTEGER NOT NULL, updated_at TIMESTAMP)"
 

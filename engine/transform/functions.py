@@ -28,6 +28,11 @@ def iso_day(value: object) -> str | None:
 class MappingFunctions(functions.Functions):
     """Custom functions bound to one school's settings and one day."""
 
+    # Those whose result holds the items of their first argument (a list of rows stays a list
+    # of those rows), so the column analysis (engine/transform/columns.py) follows them; it
+    # follows no other custom function's result.
+    KEEP_ITEMS: frozenset[str] = frozenset({"unique"})
+
     def __init__(self, *, today: dt.date, settings: Mapping[str, Any]) -> None:
         super().__init__()
         self.today_iso = today.isoformat()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from engine.config.yamlfile import Locator, Problem, load_yaml, schema_problems
 from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
 from engine.shipped import mappings_dir, schemas_dir
+from engine.transform.columns import catalogue_problems
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,31 @@ class Expr:
     source: str
     compiled: ParsedResult
     where: str  # "path:line:col" of the expression, for runtime errors
+    # The (line, col) in the file of each character of `source`; None for white space, and
+    # empty when the file's text could not be followed (see _char_positions).
+    positions: tuple[tuple[int, int] | None, ...] = ()
 
     def search(self, document: Any, options: jmespath.Options) -> Any:
         return self.compiled.search(document, options=options)
+
+    def where_at(self, offset: int | None) -> str:
+        """ "path:line:col" of the character at `offset` in `source`, else of the expression."""
+        found = (
+            self.positions[offset] if offset is not None and offset < len(self.positions) else None
+        )
+        if found is None:
+            return self.where
+        path = self.where.rsplit(":", 2)[0]
+        return f"{path}:{found[0]}:{found[1]}"
+
+
+@dataclass(frozen=True)
+class JoinPlaces:
+    """Where each part of a join was written ("path:line:col"), for messages about its columns."""
+
+    entity: str = ""
+    match: tuple[tuple[str, str], ...] = ()  # per match pair: (the joined column, the parent's)
+    order_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,7 @@ class Join:
     many: bool
     order_by: tuple[str, ...]
     joins: tuple[Join, ...] = ()
+    places: JoinPlaces = field(default_factory=JoinPlaces)
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,7 @@ class Mapping:
     include: tuple[tuple[str, Expr], ...]
     consent: Expr | None
     fields: tuple[tuple[str, Expr], ...]
+    entity_where: str = ""  # "path:line:col" of source.entity
 
     def entities(self) -> list[str]:
         """Every entity this mapping reads, root first, each once."""
@@ -83,10 +108,14 @@ class Mapping:
 class _Compiler:
     """Compiles the expressions of one mapping document, collecting every problem."""
 
-    def __init__(self, path: Path, locator: Locator) -> None:
+    def __init__(self, path: Path, locator: Locator, lines: list[str]) -> None:
         self.path = path
         self.locator = locator
+        self.lines = lines
         self.problems: list[Problem] = []
+
+    def where(self, line: int, col: int) -> str:
+        return f"{self.path}:{line}:{col}"
 
     def expr(self, value: Any, at: tuple[str | int, ...]) -> Expr | None:
         line, col = self.locator(at)
@@ -110,11 +139,27 @@ class _Compiler:
                 Problem(str(self.path), line, col, f"{dotted}: invalid JMESPath, {why}:\n{caret}")
             )
             return None
-        return Expr(value, compiled, f"{self.path}:{line}:{col}")
+        positions = _char_positions(self.lines, line, col, value)
+        return Expr(value, compiled, self.where(line, col), positions)
 
     def joins(self, spec: MappingABC[str, Any], at: tuple[str | int, ...]) -> tuple[Join, ...]:
         out = []
         for name, join in spec.items():
+            here = (*at, name)
+            places = JoinPlaces(
+                entity=self.where(*self.locator((*here, "entity"))),
+                match=tuple(
+                    (
+                        self.where(*self.locator.key((*here, "match", k))),
+                        self.where(*self.locator((*here, "match", k))),
+                    )
+                    for k in join["match"]
+                ),
+                order_by=tuple(
+                    self.where(*self.locator((*here, "order_by", i)))
+                    for i in range(len(join.get("order_by", ())))
+                ),
+            )
             out.append(
                 Join(
                     name=name,
@@ -122,7 +167,8 @@ class _Compiler:
                     match=tuple((k, v) for k, v in join["match"].items()),
                     many=bool(join.get("many", False)),
                     order_by=tuple(join.get("order_by", ())),
-                    joins=self.joins(join.get("joins", {}), (*at, name, "joins")),
+                    joins=self.joins(join.get("joins", {}), (*here, "joins")),
+                    places=places,
                 )
             )
         return tuple(out)
@@ -134,6 +180,40 @@ class _Compiler:
             if compiled is not None:
                 out.append((name, compiled))
         return tuple(out)
+
+
+def _char_positions(
+    lines: list[str], line: int, col: int, source: str
+) -> tuple[tuple[int, int] | None, ...]:
+    """Where in the file each character of an expression was written, from the value's start.
+
+    YAML folds a multi-line value (`>-`, or a plain scalar over several lines) and strips its
+    indentation, so only white space differs between the value and the file's text: each other
+    character is found in order. Empty when that fails (an escape in a quoted value).
+    """
+    row, at = line - 1, col - 1
+    if row >= len(lines):
+        return ()
+    start = lines[row][at : at + 1]
+    if start in (">", "|"):  # a block scalar starts on the next line, after any comment
+        row, at = row + 1, 0
+    elif start in ('"', "'"):
+        at += 1
+    out: list[tuple[int, int] | None] = []
+    for char in source:
+        if char.isspace():
+            out.append(None)
+            continue
+        while row < len(lines) and (at >= len(lines[row]) or lines[row][at].isspace()):
+            if at >= len(lines[row]):
+                row, at = row + 1, 0
+            else:
+                at += 1
+        if row >= len(lines) or lines[row][at] != char:
+            return ()
+        out.append((row + 1, at + 1))
+        at += 1
+    return tuple(out)
 
 
 def _caret(expression: str, position: int | None) -> str:
@@ -155,7 +235,7 @@ def compile_mapping(path: Path) -> tuple[Mapping | None, list[Problem]]:
     problems = schema_problems(data, locator, _load_schema(), path)
     if problems:
         return None, problems
-    compiler = _Compiler(path, locator)
+    compiler = _Compiler(path, locator, path.read_text(encoding="utf-8-sig").splitlines())
     record_type = data["type"]
     expected = set(RECORD_FIELDS[record_type])
     given = set(data["fields"])
@@ -187,7 +267,11 @@ def compile_mapping(path: Path) -> tuple[Mapping | None, list[Problem]]:
         include=compiler.named(data, "include"),
         consent=compiler.expr(data["consent"], ("consent",)) if "consent" in data else None,
         fields=compiler.named(data, "fields"),
+        entity_where=compiler.where(*locator(("source", "entity"))),
     )
+    if not compiler.problems:
+        # Every entity and column it names must be one docs/bromcom.md's catalogue has.
+        compiler.problems += catalogue_problems(mapping)
     if compiler.problems:
         return None, sorted(compiler.problems, key=lambda p: (p.line, p.col))
     return mapping, []

@@ -1,12 +1,14 @@
 """Transform: apply a compiled mapping to fetched tables, giving ParentPay records.
 
 Joins are resolved through one hash index per (entity, key columns), built once per run, so
-a school of 2,000 pupils costs one pass over each entity and not one scan per pupil.
+a school of 2,000 pupils costs one pass over each entity and not one scan per pupil. Keys
+compare by value across types only where both sides hold the same whole number (`join_key`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
@@ -47,6 +49,25 @@ def _document_rows(table: Table) -> list[Document]:
     return out
 
 
+_WHOLE_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def join_key(value: Any) -> Any:
+    """A join column's value as the join compares it: by number across types, never by guess.
+
+    Bromcom may type one ID `xs:int` in one entity and `xs:string` in another (or change it),
+    so the text "1001" joins the number 1001. Only text that is exactly a whole number written
+    the usual way joins: "01001", " 1001" and "1001.0" are other values, never the pupil 1001,
+    as a join that guessed would attach one pupil's contacts to another. A flag stays a flag
+    (Python counts True as 1).
+    """
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        return int(value)
+    return value
+
+
 def _sort_key(columns: Sequence[str]):  # type: ignore[no-untyped-def]
     # Nulls sort last, as "no priority" should never beat priority 1.
     def key(doc: Document) -> tuple[Any, ...]:
@@ -73,7 +94,7 @@ class _Joiner:
         if index is None:
             grouped: dict[tuple[Any, ...], list[Document]] = defaultdict(list)
             for doc in self.documents[join.entity]:
-                grouped[tuple(doc.get(c) for c in columns)].append(doc)
+                grouped[tuple(join_key(doc.get(c)) for c in columns)].append(doc)
             if join.order_by:
                 sort = _sort_key(join.order_by)
                 for rows in grouped.values():
@@ -83,7 +104,7 @@ class _Joiner:
 
     def attach(self, doc: Document, joins: Sequence[Join]) -> None:
         for join in joins:
-            wanted = tuple(doc.get(parent) for _, parent in join.match)
+            wanted = tuple(join_key(doc.get(parent)) for _, parent in join.match)
             rows = [] if None in wanted else self._index(join).get(wanted, [])
             if join.joins:
                 for row in rows:

@@ -111,10 +111,9 @@ def test_save_raw_replaces_the_table_and_logs_every_fetch(state: State) -> None:
     state.save_raw("r2", Table("Student-Contacts", {"Id": "int"}, [{"Id": 3}]), 2.0)
 
     assert state.con.execute("SELECT run_id, Id FROM raw_studentcontacts").fetchall() == [("r2", 3)]
-    assert state.con.execute("SELECT * FROM fetches ORDER BY run_id").fetchall() == [
-        ("r1", "Student-Contacts", 2, 1.0),
-        ("r2", "Student-Contacts", 1, 2.0),
-    ]
+    assert state.con.execute(
+        "SELECT run_id, entity, row_count, seconds FROM fetches ORDER BY run_id"
+    ).fetchall() == [("r1", "Student-Contacts", 2, 1.0), ("r2", "Student-Contacts", 1, 2.0)]
 
 
 def test_save_raw_of_an_empty_entity_keeps_its_typed_columns(state: State) -> None:
@@ -125,6 +124,30 @@ def test_save_raw_of_an_empty_entity_keeps_its_typed_columns(state: State) -> No
         ("VARCHAR",),
     ]
     assert state.con.execute("SELECT count(*) FROM raw_staff").fetchone() == (0,)
+
+
+def test_save_raw_keeps_only_the_columns_it_is_told_and_records_every_type(state: State) -> None:
+    columns = {"PersonID": "int", "MedicalConditionDescription": "string", "Notes": "string"}
+    rows: list[dict[str, Any]] = [
+        {"PersonID": 1, "MedicalConditionDescription": "Asthma", "Notes": "Inhaler in class"}
+    ]
+    keep = {"MedicalConditionDescription", "PersonID", "NotDeclared"}
+    state.save_raw("r1", Table("PersonMedicalConditions", columns, rows), 0.5, keep)
+
+    raw = "raw_personmedicalconditions"
+    assert state.con.execute(f"SELECT * FROM {raw}").fetchall() == [("r1", 1, "Asthma")]
+    described = state.con.execute(f"SELECT column_name FROM (DESCRIBE {raw})").fetchall()
+    assert described == [("run_id",), ("PersonID",), ("MedicalConditionDescription",)]
+    assert state.last_column_types("personmedicalconditions") == columns  # every one, any case
+
+
+def test_last_column_types_are_the_latest_runs(state: State) -> None:
+    assert state.last_column_types("Students") is None
+    for run_id, kind in (("r1", "int"), ("r2", "string")):
+        state.start_run(run_id, urn=URN, school="Oakfield", command="plan", today=TODAY)
+        state.save_raw(run_id, Table("Students", {"StudentID": kind}, []), 0.0, set())
+    assert state.last_column_types("Students") == {"StudentID": "string"}
+    assert state.con.execute("SELECT count(*) FROM raw_students").fetchone() == (0,)
 
 
 def test_uploaded_round_trips_what_was_acknowledged(state: State) -> None:

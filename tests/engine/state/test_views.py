@@ -258,6 +258,7 @@ def _old_file(path: Path) -> None:
     """A state file as bromsync wrote it before the views: the tables, no bromsync_meta."""
     con = duckdb.connect(str(path))
     con.execute(_SCHEMA)
+    con.execute("ALTER TABLE fetches DROP COLUMN column_types")  # added by schema version 2
     con.execute(
         "INSERT INTO runs (run_id, urn, command, started_at, status) VALUES ('r0', 100001, 'run', now()::TIMESTAMP, 'ok')"
     )
@@ -284,6 +285,8 @@ def test_an_older_file_is_upgraded_when_opened_for_writing(tmp_path: Path) -> No
     assert _q_file(path, "SELECT mis_id, year_code FROM current_pupils") == [("1001", "2")]
     views = {v for (v,) in _q_file(path, "SELECT view_name FROM duckdb_views() WHERE NOT internal")}
     assert views == set(VIEWS)
+    # Version 2's column: the old fetch is kept, with no types recorded.
+    assert _q_file(path, "SELECT entity, column_types FROM fetches") == [("Students", None)]
 
 
 def test_a_file_from_a_newer_bromsync_is_refused_for_writing_but_readable(tmp_path: Path) -> None:
@@ -294,7 +297,7 @@ def test_a_file_from_a_newer_bromsync_is_refused_for_writing_but_readable(tmp_pa
     con.close()
     with pytest.raises(
         StateError,
-        match=r"written by a newer bromsync \(state schema 99; this bromsync knows up to 1\)",
+        match=rf"written by a newer bromsync \(state schema 99; this bromsync knows up to {SCHEMA_VERSION}\)",
     ):
         State(path)
     assert _q(tmp_path, "SELECT schema_version FROM bromsync_meta") == [(99,)]
@@ -320,8 +323,8 @@ def test_query_all_answers_across_schools(trust: Path) -> None:
     )
     assert (columns, rows) == (["urn", "pupils"], [(100001, 4), (100002, 4), (100003, 1)])
     assert query_all(trust, "SELECT urn, alias, schema_version FROM schools")[1] == [
-        (100001, "s_100001", 1),
-        (100002, "s_100002", 1),
+        (100001, "s_100001", SCHEMA_VERSION),
+        (100002, "s_100002", SCHEMA_VERSION),
         (100003, "s_100003", 0),
     ]
     columns, rows = query_all(trust, "SELECT * FROM all_runs WHERE run_id = 'r4' ORDER BY urn")

@@ -10,7 +10,7 @@ import pytest
 from engine.sources import Table
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import load_mappings
-from engine.transform.transform import transform
+from engine.transform.transform import join_key, transform
 from tests.conftest import FIXTURE_SETTINGS
 
 TODAY = dt.date(2026, 11, 28)
@@ -239,3 +239,39 @@ def test_year_code_alias_fixes_it() -> None:
         ]
         == "1"
     )
+
+
+def _payer_email(student_id: Any, contact_student_id: Any) -> Any:
+    data = tables(
+        [student(1, StudentID=student_id)],
+        StudentContacts=[contact(contact_student_id, 101, 1)],
+        Emails=[{"PersonID": 101, "EmailAddress": "payer@example.org", "Priority": 1}],
+    )
+    return only(data)["payer_email"]
+
+
+@pytest.mark.parametrize(
+    ("student_id", "contact_student_id"),
+    [(1001, 1001), ("1001", 1001), (1001, "1001"), ("1001", "1001"), (0, "0"), (-7, "-7")],
+)
+def test_join_keys_holding_the_same_number_join_whatever_their_type(
+    student_id: Any, contact_student_id: Any
+) -> None:
+    assert _payer_email(student_id, contact_student_id) == "payer@example.org"
+
+
+@pytest.mark.parametrize(
+    ("student_id", "contact_student_id"),
+    [("01001", 1001), (1001, "01001"), (" 1001", 1001), ("1001.0", 1001), (1, True), ("1", True)],
+)
+def test_join_keys_that_only_look_alike_do_not_join(
+    student_id: Any, contact_student_id: Any
+) -> None:
+    assert _payer_email(student_id, contact_student_id) is None
+
+
+def test_join_key_compares_whole_numbers_only() -> None:
+    assert join_key("1001") == join_key(1001) == 1001
+    assert join_key("01001") == "01001" and join_key("1e3") == "1e3"
+    assert join_key(True) != join_key(1)
+    assert join_key(None) is None
