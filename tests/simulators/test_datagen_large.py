@@ -27,7 +27,8 @@ DIGESTS = {
 
 
 def load(folder: Path, entity: str) -> list[dict[str, Any]]:
-    return json.loads((folder / f"{entity}.json").read_text(encoding="utf-8"))["rows"]
+    rows: list[dict[str, Any]] = json.loads((folder / f"{entity}.json").read_text("utf-8"))["rows"]
+    return rows
 
 
 def digest(root: Path) -> str:
