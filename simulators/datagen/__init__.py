@@ -4,8 +4,9 @@
                     username="parentpay_x", password="secret")
     -> writes DATA/20002/account.json and DATA/20002/<Entity>.json for all 21 entities
 
-Sizes: "primary" (210 pupils R-6), "secondary" (2,000 pupils in Years 7-13), "tiny" (12 pupils,
-4 staff, 3 pre-admissions, and none of the forced oddities). The data follows docs/bromcom.md: one
+Sizes: "primary" (210 pupils R-6), "secondary" (2,000 pupils in Years 7-13), "large" (10,000
+pupils in Years 7-13, ~1,500 pre-admissions, ~900 staff: five secondaries in one, for
+benchmarks), "tiny" (12 pupils, 4 staff, 3 pre-admissions, and none of the forced oddities). The data follows docs/bromcom.md: one
 PersonID per person, StudentID and StaffID being that PersonID, IDs unique across pupils,
 pre-admissions, staff and contacts. Columns marked "assumed" there are generated as assumed.
 The hand-written fixture school lives in tests/fixtures/bromcom/20001 (see its README).

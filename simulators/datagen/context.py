@@ -70,6 +70,7 @@ class Ctx:
     la_code: int
     estab: int
     school_domain: str
+    staff_scale: int = 1  # Size.staff_scale: secondary posts and leavers this many times over
     tables: defaultdict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(list)
     )

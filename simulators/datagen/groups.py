@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import string
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -202,13 +203,24 @@ def _sixth_form(ctx: Ctx, index: int, teacher_of: Callable[[str, int], int]) -> 
             teacher = teacher_of(department, ctx.staff[0].staff_id)
             _class(
                 ctx,
-                f"{index}{'ABCDEFGH'[c]}/{abbr}",
+                f"{index}{_letters(c)}/{abbr}",
                 subject,
                 index,
                 teacher,
                 students[c::classes],
                 slots,
             )
+
+
+def _letters(number: int) -> str:
+    """A sixth-form class's letters, counted from 0: A to Z, then AA, AB... (a large sixth form
+    has more than 26 classes of one subject)."""
+    letters = ""
+    number += 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = string.ascii_uppercase[rest] + letters
+    return letters
 
 
 def _class(

@@ -23,6 +23,7 @@ class Size:
     phase: str
     pupils: dict[int, int]  # year index (R = 0) -> rows in Students
     preadmissions: tuple[int, int]  # inclusive range
+    staff_scale: int = 1  # each secondary post (and leaver) this many times over
 
 
 SIZES: dict[str, Size] = {
@@ -30,6 +31,13 @@ SIZES: dict[str, Size] = {
     "primary": Size("Primary", dict.fromkeys(range(7), 30), (27, 33)),
     "secondary": Size(
         "Secondary", {**dict.fromkeys(range(7, 12), 330), 12: 180, 13: 170}, (285, 315)
+    ),
+    # Five secondaries in one, for benchmarks: 10,000 pupils, ~1,500 pre-admissions, ~900 staff.
+    "large": Size(
+        "Secondary",
+        {**dict.fromkeys(range(7, 12), 1650), 12: 900, 13: 850},
+        (1425, 1575),
+        staff_scale=5,
     ),
 }
 
@@ -90,6 +98,7 @@ def generate_school(
         today=today,
         phase=spec.phase,
         size=size,
+        staff_scale=spec.staff_scale,
         town=town,
         la_code=town.la_code,
         estab=estab,

@@ -95,11 +95,12 @@ def _roles(ctx: Ctx) -> list[tuple[str, str | None]]:
             (job, None) for job, n in PRIMARY_ROLES for _ in range(n)
         ]
         return posts + extra * rng.randint(0, 2)
-    posts = [(job, None) for job, n in SECONDARY_ROLES for _ in range(n)]
+    scale = ctx.staff_scale
+    posts = [(job, None) for job, n in SECONDARY_ROLES for _ in range(n * scale)]
     for subject, n in SUBJECT_TEACHERS:
-        posts.append((f"Head of {subject}", subject))
-        posts += [(f"Teacher of {subject}", subject)] * (n - 1)
-    return posts + extra * rng.randint(0, 6)
+        posts += [(f"Head of {subject}", subject)] * scale
+        posts += [(f"Teacher of {subject}", subject)] * ((n - 1) * scale)
+    return posts + extra * (rng.randint(0, 6) * scale)
 
 
 def _code(first: str, last: str, used: set[str]) -> str:
@@ -120,7 +121,7 @@ def add_staff(ctx: Ctx) -> None:
         if ctx.size == "tiny"
         else rng.randint(1, 2)
         if ctx.phase == "Primary"
-        else rng.randint(4, 8)
+        else rng.randint(4, 8) * ctx.staff_scale
     )
     leaving_jobs = ["Teaching Assistant", "Midday Supervisor", "Class Teacher"]
     if ctx.phase == "Secondary":
