@@ -21,6 +21,7 @@ import click
 
 from engine.errors import BromsyncError, ConfigError, ExitCode
 from engine.events import Event, school_headline
+from engine.files import restrict_umask
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -124,6 +125,9 @@ def cli() -> None:
     `apply` pushes a reviewed plan, `run` does both. State lives in BROMSYNC_STATE_DIR
     (default ./state), one DuckDB file per school.
     """
+    # Everything bromsync writes holds children's data: owner-only, including the files that
+    # DuckDB and the simulators make themselves (docs/personal-data.md).
+    restrict_umask()
 
 
 @cli.command(context_settings=CONTEXT)

@@ -22,15 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.files import write_private
 
 __all__ = ["FORMAT", "MANIFEST", "SCRUBBED", "Recorder", "scrub", "scrub_text"]
 
@@ -106,21 +105,6 @@ def _is_markup(content_type: str, body: bytes) -> bool:
 # -- the recorder ----------------------------------------------------------------------------
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` so a reader sees the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _extension(content_type: str, body: bytes) -> str:
     media = content_type.split(";", 1)[0].strip().lower()
     if "html" in media:
@@ -183,7 +167,7 @@ class Recorder:
         data = scrub(body, self._secrets, markup=_is_markup(content_type, body))
         with self._lock:
             try:
-                _write_atomically(self.folder / relative, data)
+                write_private(self.folder / relative, data)
                 previous = self._calls.get(key)
                 self._calls[key] = call
                 self._write_manifest()
@@ -221,7 +205,7 @@ class Recorder:
     def _write_manifest(self) -> None:
         manifest = {"format": FORMAT, **self._about, "calls": list(self._calls.values())}
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        _write_atomically(self.folder / MANIFEST, text.encode("utf-8"))
+        write_private(self.folder / MANIFEST, text.encode("utf-8"))
 
     def _existing_calls(self) -> list[dict[str, Any]]:
         path = self.folder / MANIFEST

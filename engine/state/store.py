@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.errors import BromsyncError, StateError
+from engine.files import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from engine.records import Record
 from engine.sources import Table
 from engine.state.views import ensure_schema
@@ -125,14 +126,24 @@ class State:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        on_disk = not read_only and str(path) != ":memory:"
         try:
-            if not read_only:
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if on_disk:
+                # Children's data: the folder and the file are the owner's alone, whatever the
+                # umask they were made under (docs/personal-data.md). The folder also hides the
+                # write-ahead log DuckDB makes beside the file while a run writes.
+                tighten(private_dir(path.parent), PRIVATE_DIR)
             self.con = duckdb.connect(str(path), read_only=read_only)
         except (duckdb.Error, OSError) as exc:
             raise StateError(_open_failure(path, exc)) from exc
         if read_only:
             return
+        try:
+            for made in (path, path.with_name(path.name + ".wal")) if on_disk else ():
+                tighten(made, PRIVATE_FILE)
+        except OSError as exc:
+            self.con.close()
+            raise StateError(_open_failure(path, exc)) from exc
         try:
             self.con.execute(_SCHEMA)
             ensure_schema(self.con, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -390,3 +391,52 @@ def test_plan_uploads_says_which_batches_of_a_plan_were_acknowledged(state: Stat
     ack("u5", "b", 2, 1)  # b's batches are the latest again, but c came in between
     b = state.plan_uploads("b")
     assert b is not None and (b.batches, b.latest) == (frozenset({0, 1, 2}), False)
+
+
+# personal data: owner-only files ----------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def test_a_new_state_file_and_its_folder_are_the_owners_only(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    path = state_path(tmp_path / "state" / "trust", URN)
+    with State(path) as s:
+        s.save_raw("r1", Table("Students", {"StudentID": "int"}, [{"StudentID": 1}]), 0.1)
+        assert _mode(path) == 0o600
+    assert [_mode(p) for p in (tmp_path / "state", path.parent, path)] == [0o700, 0o700, 0o600]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # the WAL is gone
+
+
+def test_a_state_left_open_to_others_is_tightened_when_opened(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    path = state_path(tmp_path / "state", URN)
+    State(path).close()
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+    State(path, read_only=True).close()  # reading changes nothing
+    assert (_mode(path.parent), _mode(path)) == (0o755, 0o644)
+    State(path).close()
+    assert (_mode(path.parent), _mode(path)) == (0o700, 0o600)
+
+
+def test_an_in_memory_state_touches_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loose_umask: None
+) -> None:
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.chdir(tmp_path)
+    State(Path(":memory:")).close()
+    assert _mode(tmp_path) == 0o755 and list(tmp_path.iterdir()) == []
