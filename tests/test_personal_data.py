@@ -1,7 +1,9 @@
 """docs/personal-data.md end to end, for the fixture school through both simulators.
 
 Rule 1: everything bromsync writes is its owner's only (`find state plans -perm /077` finds
-nothing), from the CLI and from the engine called directly.
+nothing), from the CLI and from the engine called directly. Rule 2: a medical condition that
+is not on dietary.allow is never fetched, so it is nowhere: not in any table of the state, not
+in a plan, not in a recording.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
@@ -21,9 +24,13 @@ from engine.commands.plan import plan_school
 from engine.commands.run import run_school
 from engine.config.school import load_school
 from engine.pipeline import Options
+from engine.state.store import state_path
 from tests.conftest import Stack
 
 URN = 100001
+# PersonMedicalConditions of the fixture: 1002 has Asthma (with Notes) and a Nut Allergy, 1003
+# an Egg Allergy that ended, 2001 Diabetes Type 1. The school allows Nut Allergy only.
+NOT_ALLOWED = ("Asthma", "Inhaler kept in the classroom", "Egg Allergy", "Diabetes")
 
 
 @pytest.fixture
@@ -80,3 +87,72 @@ def test_the_engine_writes_owner_only_whatever_the_umask(stack: Stack, loose_uma
     assert export_school(school, exports, options).exit_code == 3
     run_match(school, options)
     assert open_to_others(stack.state_dir, out, records, exports) == []
+
+
+def _state_text(path: Path) -> str:
+    """Every value of every table of the state file, as text."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        assert "raw_personmedicalconditions" in tables
+        return "\n".join(
+            repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"').fetchall()
+        )
+    finally:
+        con.close()
+
+
+def _files_text(*folders: Path) -> str:
+    return "\n".join(
+        p.read_text(encoding="utf-8") for f in folders for p in f.rglob("*") if p.is_file()
+    )
+
+
+def test_a_condition_not_on_dietary_allow_is_written_nowhere(stack: Stack) -> None:
+    records = stack.root / "recording"
+    assert bromsync("run", str(stack.school_file), "--out", str(stack.plans)).exit_code == 3
+    plan = bromsync(
+        "plan", str(stack.school_file), "--out", str(stack.plans), "--record", str(records)
+    )
+    assert plan.exit_code == 3
+
+    [asked] = {r.entity_filter for r in stack.bromcom.requests if r.entity_name and
+               r.entity_name.lower() == "personmedicalconditions"}  # fmt: skip
+    assert asked == "MedicalConditionDescription IN ('Nut Allergy')"
+    state, files = _state_text(state_path(stack.state_dir, URN)), _files_text(stack.plans, records)
+    for word in NOT_ALLOWED:
+        assert word not in state, word
+        assert word not in files, word
+    assert "Nut Allergy" in state and "Nut Allergy" in files  # the allowed one is there
+    assert stack.parentpay.people(5001)  # the run pushed
+    pupil = {p["mis_id"]: p for p in stack.parentpay.people(5001)}["1002"]
+    assert pupil["fields"]["dietary"] == ["Nut Allergy"]
+
+
+def test_with_dietary_allow_empty_no_condition_is_fetched_at_all(stack: Stack) -> None:
+    text = stack.school_file.read_text(encoding="utf-8")
+    stack.school_file.write_text(text.replace("dietary: {allow: [Nut Allergy]}\n", ""))
+    result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    assert result.exit_code == 3, result.output
+    assert "PersonMedicalConditions: not fetched, dietary.allow lists nothing" in result.output
+    asked = [r.entity_name for r in stack.bromcom.requests if r.operation.startswith("getEntity")]
+    assert asked and "PersonMedicalConditions" not in asked
+    state = _state_text(state_path(stack.state_dir, URN))
+    assert "Nut Allergy" not in state and "Inhaler" not in state
+
+
+def test_an_unticked_conditions_entity_still_fails_the_permission_check(stack: Stack) -> None:
+    text = stack.school_file.read_text(encoding="utf-8")
+    stack.school_file.write_text(text.replace("dietary: {allow: [Nut Allergy]}\n", ""))
+    stack.account(permitted=[e for e in stack.permitted() if e != "PersonMedicalConditions"])
+    result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    assert result.exit_code == 1, result.output
+    assert "PersonMedicalConditions" in result.output
+
+
+def test_allowed_conditions_match_in_any_case_as_bromcom_compares(stack: Stack) -> None:
+    text = stack.school_file.read_text(encoding="utf-8")
+    stack.school_file.write_text(text.replace("[Nut Allergy]", "[nut ALLERGY]"))
+    assert bromsync("run", str(stack.school_file)).exit_code == 3
+    pupil = {p["mis_id"]: p for p in stack.parentpay.people(5001)}["1002"]
+    assert pupil["fields"]["dietary"] == ["Nut Allergy"]  # as Bromcom spells it
