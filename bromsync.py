@@ -21,6 +21,7 @@ import click
 
 from engine.errors import BromsyncError, ConfigError, ExitCode
 from engine.events import Event, school_headline
+from engine.files import restrict_umask
 from engine.secrets import scrub_known
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -137,6 +138,9 @@ def cli(ctx: click.Context) -> None:
     """
     if os.environ.get("NO_COLOR"):  # https://no-color.org: set and not empty
         ctx.color = False  # every command's context inherits it, and so every echo
+    # Everything bromsync writes holds children's data: owner-only, including the files that
+    # DuckDB and the simulators make themselves (docs/personal-data.md).
+    restrict_umask()
 
 
 @cli.command(context_settings=CONTEXT)

@@ -25,7 +25,7 @@ from engine.events import Event, EventSink, ignore
 from engine.records import Record
 from engine.sources import SOURCES, Source, Table
 from engine.sources.catalogue import find_entity
-from engine.sources.extract import fetch_entities
+from engine.sources.extract import Only, fetch_entities
 from engine.state.store import RunLog, State, state_path
 from engine.targets import TARGETS, Target
 from engine.transform.columns import column_reads, columns_read, undeclared
@@ -126,6 +126,36 @@ def school_settings(school: SchoolConfig) -> dict[str, Any]:
     }
 
 
+# Where each list-valued setting() is written in the school file, for what people read.
+SETTING_KEYS = {
+    "dietary_allow": "dietary.allow",
+    "include_enrolment_statuses": "upload.include_enrolment_statuses",
+    "ufsm_year_codes": "ufsm.year_codes",
+}
+
+
+def fetch_only(mappings: Sequence[Mapping], school: SchoolConfig) -> dict[str, list[Only]]:
+    """The entities to fetch only in part, with the rows to ask for (mappings' `fetch_only`).
+
+    An entity is fetched in part only when every read of it says so, since one read that needs
+    every row needs them fetched; the parts of several reads are fetched together.
+    """
+    settings = school_settings(school)
+    reads: dict[str, list[Only | None]] = {}
+    for mapping in mappings:
+        for entity, rule in mapping.reads():
+            part = None
+            if rule is not None:
+                values = tuple(str(v) for v in settings[rule.setting])
+                part = Only(rule.column, values, SETTING_KEYS[rule.setting])
+            reads.setdefault(entity, []).append(part)
+    return {
+        entity: [part for part in dict.fromkeys(parts) if part is not None]
+        for entity, parts in reads.items()
+        if None not in parts
+    }
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A run's records after the SQL checks: what may be planned, and what is held back."""
@@ -157,6 +187,7 @@ def prepare(run: Run) -> Prepared:
             school=school.name,
             on_event=run.options.on_event,
             jobs=run.options.fetch_jobs,
+            only=fetch_only(mappings, school),
         )
     finally:
         source.close()

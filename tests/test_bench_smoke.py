@@ -56,3 +56,21 @@ def test_a_wrong_second_run_is_reported_as_a_bench_error(bench: ModuleType) -> N
     with pytest.raises(bench.BenchError, match="sent 2 operations"):
         bench.check_second_run("tiny", first, quiet, sent=2)
     bench.check_second_run("tiny", first, quiet, sent=0)
+
+
+def test_state_size_bench_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = BENCH.with_name("bench_state_size.py")
+    spec = importlib.util.spec_from_file_location("bench_state_size", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--size", "tiny", "--runs", "1", "2", "--keep", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "state file of the tiny school" in out and "| 2 |" in out
+    with pytest.raises(module.BenchError, match="records rows"):
+        module.check_bounded(
+            [
+                {"runs": 30, "rows": {"records": 10, "fetches": 3}},
+                {"runs": 31, "rows": {"records": 11, "fetches": 3}},
+            ]
+        )

@@ -31,7 +31,7 @@ from engine.errors import (
     MissingSecretError,
 )
 from engine.events import ignore
-from engine.pipeline import Options, open_run
+from engine.pipeline import Options, fetch_only, open_run
 from engine.pipeline import school_settings as mapping_settings
 from engine.plan.guards import consent_guard
 from engine.records import PARENTPAY_YEAR_CODES, PLURALS
@@ -66,6 +66,7 @@ class _CachedSource:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.tables: dict[str, Table] = {}  # filled before compute_plan's threads read it
+        self._fetched: dict[tuple[str, str], Table] = {}
 
     def entities(self) -> list[str]:
         return self.source.entities()
@@ -85,11 +86,12 @@ class _CachedSource:
         """The check closes the school's source itself, once every point has read it."""
 
     def fetch(self, entity: str, where: str = "") -> Table:
-        if where:
-            return self.source.fetch(entity, where)
-        if entity not in self.tables:
-            self.tables[entity] = self.source.fetch(entity)
-        return self.tables[entity]
+        # Keyed by the filter too: an entity the mappings fetch in part (fetch_only) is asked
+        # for the same rows by the points and by the trial.
+        key = (entity, where)
+        if key not in self._fetched:
+            self._fetched[key] = self.tables[entity] = self.source.fetch(entity, where)
+        return self._fetched[key]
 
 
 def run_setup_check(
@@ -188,7 +190,10 @@ class _Check:
         self.entities(source, needed)
         try:
             readable = [e for e in needed if e not in self.missing]
-            fetch_entities(source, readable, school=self.school.name, on_event=ignore, jobs=4)
+            only = fetch_only(self.mappings, self.school)
+            fetch_entities(
+                source, readable, school=self.school.name, on_event=ignore, jobs=4, only=only
+            )
             # An unticked entity reads as no rows: its joined values are null, which the
             # year-code and consent points never use.
             self.tables = {e: source.tables.get(e) or Table(e, {}, []) for e in needed}

@@ -17,6 +17,7 @@ from engine.checks.run import CheckHit
 from engine.config.school import SchoolConfig
 from engine.digest import digest
 from engine.errors import PlanError
+from engine.files import write_private
 from engine.plan.diff import Change, empty_summary, operation_of
 from engine.records import OPS
 
@@ -192,13 +193,10 @@ class PlanFiles:
 
 def write_plan(plan: Plan, out_dir: Path, *, markdown: str, html: str) -> PlanFiles:
     """`<urn>.plan.json`, `.plan.md` and `.plan.html` in `out_dir`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     files = PlanFiles(*(out_dir / f"{plan.urn}.plan.{ext}" for ext in ("json", "md", "html")))
-    files.json.write_text(
-        json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    files.markdown.write_text(markdown, encoding="utf-8")
-    files.html.write_text(html, encoding="utf-8")
+    write_private(files.json, json.dumps(plan.data, indent=2, ensure_ascii=False) + "\n")
+    write_private(files.markdown, markdown)
+    write_private(files.html, html)
     return files
 
 

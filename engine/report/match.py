@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_private
 from engine.match.people import KINDS, Entry, display_name
 from engine.match.result import MatchFiles, MatchResult
 from engine.records import PLURALS, TYPES, Record
@@ -114,12 +115,9 @@ def match_json(result: MatchResult) -> dict[str, Any]:
 def write_match_files(result: MatchResult, out_dir: Path) -> MatchFiles:
     """`<urn>.match.json` and `<urn>.match.md` in `out_dir`."""
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     files = MatchFiles(out_dir / f"{result.urn}.match.json", out_dir / f"{result.urn}.match.md")
-    files.json.write_text(
-        json.dumps(match_json(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    files.markdown.write_text(render_match_report(result), encoding="utf-8")
+    write_private(files.json, json.dumps(match_json(result), indent=2, ensure_ascii=False) + "\n")
+    write_private(files.markdown, render_match_report(result))
     return files
 
 

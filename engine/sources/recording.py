@@ -23,15 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.files import write_private
 from engine.secrets import scrub, scrub_bytes
 
 __all__ = ["FORMAT", "MANIFEST", "Recorder"]
@@ -47,21 +46,6 @@ def _is_markup(content_type: str, body: bytes) -> bool:
 
 
 # -- the recorder ----------------------------------------------------------------------------
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` so a reader sees the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _extension(content_type: str, body: bytes) -> str:
@@ -135,7 +119,7 @@ class Recorder:
         )
         with self._lock:
             try:
-                _write_atomically(self.folder / relative, data)
+                write_private(self.folder / relative, data)
                 previous = self._calls.get(key)
                 self._calls[key] = call
                 self._write_manifest()
@@ -175,7 +159,7 @@ class Recorder:
     def _write_manifest(self) -> None:
         manifest = {"format": FORMAT, **self._about, "calls": list(self._calls.values())}
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        _write_atomically(self.folder / MANIFEST, text.encode("utf-8"))
+        write_private(self.folder / MANIFEST, text.encode("utf-8"))
 
     def _existing_calls(self) -> list[dict[str, Any]]:
         path = self.folder / MANIFEST

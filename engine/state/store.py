@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.errors import BromsyncError, StateError
+from engine.files import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from engine.records import Record
 from engine.secrets import scrub_known
 from engine.sources import Table
@@ -44,7 +45,7 @@ CREATE TABLE IF NOT EXISTS records (
     run_id VARCHAR, type VARCHAR, mis_id VARCHAR, fields JSON, held BOOLEAN);
 CREATE TABLE IF NOT EXISTS check_results (
     run_id VARCHAR, name VARCHAR, severity VARCHAR, type VARCHAR, mis_id VARCHAR,
-    message VARCHAR, remediation VARCHAR);
+    message VARCHAR, remediation VARCHAR, flagged INTEGER);
 CREATE TABLE IF NOT EXISTS uploaded (
     mis_id VARCHAR, type VARCHAR, status VARCHAR, fields JSON, upload_id VARCHAR,
     acknowledged_at TIMESTAMP);
@@ -69,6 +70,15 @@ _ARROW_TYPES = {
     "double": pa.float64(),
     "float": pa.float64(),
 }
+
+
+# Runs whose staged rows are kept (docs/personal-data.md, rule 4; State.prune_staged).
+KEEP_STAGED_RUNS = 30
+
+
+def _raw_table(entity: str) -> str:
+    """The `raw_<entity>` table an entity's fetch is staged in."""
+    return "raw_" + "".join(ch for ch in entity.lower() if ch.isalnum() or ch == "_")
 
 
 def state_path(state_dir: Path, urn: int) -> Path:
@@ -126,14 +136,24 @@ class State:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        on_disk = not read_only and str(path) != ":memory:"
         try:
-            if not read_only:
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if on_disk:
+                # Children's data: the folder and the file are the owner's alone, whatever the
+                # umask they were made under (docs/personal-data.md). The folder also hides the
+                # write-ahead log DuckDB makes beside the file while a run writes.
+                tighten(private_dir(path.parent), PRIVATE_DIR)
             self.con = duckdb.connect(str(path), read_only=read_only)
         except (duckdb.Error, OSError) as exc:
             raise StateError(_open_failure(path, exc)) from exc
         if read_only:
             return
+        try:
+            for made in (path, path.with_name(path.name + ".wal")) if on_disk else ():
+                tighten(made, PRIVATE_FILE)
+        except OSError as exc:
+            self.con.close()
+            raise StateError(_open_failure(path, exc)) from exc
         try:
             self.con.execute(_SCHEMA)
             ensure_schema(self.con, path)
@@ -176,10 +196,12 @@ class State:
         except BromsyncError as exc:
             # Scrubbed again of every secret read (engine.secrets), in case one slipped in.
             self.finish_run(log.run_id, status="failed", message=scrub_known(str(exc)))
+            self._prune_quietly()
             raise
         except BaseException as exc:
             # Nobody wrote this message for people: it may hold anything, a secret included.
             self.finish_run(log.run_id, status="crashed", message=scrub_known(repr(exc)))
+            self._prune_quietly()
             raise
         self.finish_run(
             log.run_id,
@@ -189,6 +211,19 @@ class State:
             summary=log.summary,
             message=log.message,
         )
+        try:
+            self.prune_staged()
+        except duckdb.Error as exc:
+            raise StateError(
+                f"the run finished, but its state file {self.path} could not drop the rows of "
+                f"runs older than the last {KEEP_STAGED_RUNS}: {exc}. Nothing was lost; the "
+                "next run tries again. If it keeps failing, check the disk has room."
+            ) from exc
+
+    def _prune_quietly(self) -> None:
+        # After a failed run, the failure is the news: a retention problem is retried next run.
+        with suppress(duckdb.Error):
+            self.prune_staged()
 
     def start_run(
         self, run_id: str, *, urn: int, school: str, command: str, today: dt.date
@@ -232,6 +267,75 @@ class State:
                 run_id,
             ],
         )
+
+    # retention --------------------------------------------------------------------------------
+
+    def prune_staged(self, keep: int = KEEP_STAGED_RUNS) -> int:
+        """Drop the staged rows of all but the `keep` latest runs that staged any; how many runs.
+
+        docs/personal-data.md, rule 4: the state must not grow without bound. A run's staged
+        rows are its `records`, its `fetches` and its check results per record; the runs that
+        staged them are those with any (`apply` and `match` stage none, so they never push a
+        plan's records out). An older run keeps its `runs` row (status and summary), its
+        uploads and ParentPay's answers, and its check results folded into one row per check
+        (`mis_id` NULL, `flagged` the records it flagged). A `raw_<entity>` table holds one
+        fetch; one that no kept run fetched (the school stopped reading the entity) is dropped.
+        Bulk statements in one transaction, then a CHECKPOINT: DuckDB reuses the freed blocks
+        only once a checkpoint has written the deletes (a DELETE alone never shrinks the file).
+        """
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _old_runs AS SELECT run_id FROM ("
+            "  SELECT run_id, row_number() OVER (ORDER BY started_at DESC, run_id DESC) AS n"
+            "  FROM runs r WHERE EXISTS (SELECT 1 FROM fetches f WHERE f.run_id = r.run_id)"
+            "  OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.run_id)"
+            ") WHERE n > ?",
+            [keep],
+        )
+        try:
+            old = self.con.execute("SELECT count(*) FROM _old_runs").fetchone()
+            count = int(old[0]) if old else 0
+            kept = {
+                _raw_table(str(e))
+                for (e,) in self.con.execute(
+                    "SELECT DISTINCT entity FROM fetches WHERE run_id NOT IN (FROM _old_runs)"
+                ).fetchall()
+            }
+            stale = [
+                str(t)
+                for (t,) in self.con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                    "current_database() AND schema_name = 'main' AND table_name LIKE 'raw\\_%' "
+                    "ESCAPE '\\'"
+                ).fetchall()
+                if t not in kept
+            ]
+            if not count and not stale:
+                return 0
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(
+                    "INSERT INTO check_results BY NAME "
+                    "SELECT run_id, name, severity, type, NULL AS mis_id, message, remediation, "
+                    "sum(coalesce(flagged, 1))::INTEGER AS flagged FROM check_results "
+                    "WHERE mis_id IS NOT NULL AND run_id IN (FROM _old_runs) "
+                    "GROUP BY ALL"
+                )
+                for statement in (
+                    "DELETE FROM check_results WHERE mis_id IS NOT NULL "
+                    "AND run_id IN (FROM _old_runs)",
+                    "DELETE FROM records WHERE run_id IN (FROM _old_runs)",
+                    "DELETE FROM fetches WHERE run_id IN (FROM _old_runs)",
+                    *(f'DROP TABLE "{table}"' for table in stale),
+                ):
+                    self.con.execute(statement)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("CHECKPOINT")
+            return count
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _old_runs")
 
     # raw rows ---------------------------------------------------------------------------------
 
@@ -325,6 +429,8 @@ class State:
     def save_checks(self, run_id: str, hits: Sequence[Any]) -> None:
         # A check about the whole school (nobody consented) flags no record: keep it as one
         # row with no mis_id, or the history would forget it ever fired.
+        # `flagged` counts the records a row stands for: 1 here, 0 for a school-wide check,
+        # and n once retention folds an old run's rows into one per check (prune_staged).
         rows = [(hit, mis_id) for hit in hits for mis_id in (hit.records or [None])]
         data = pa.table(
             {
@@ -335,23 +441,31 @@ class State:
                 "mis_id": [m for _, m in rows],
                 "message": [h.message for h, _ in rows],
                 "remediation": [h.remediation for h, _ in rows],
+                "flagged": [0 if m is None else 1 for _, m in rows],
             },
             schema=pa.schema(
                 [
-                    (n, pa.string())
-                    for n in (
-                        "run_id",
-                        "name",
-                        "severity",
-                        "type",
-                        "mis_id",
-                        "message",
-                        "remediation",
-                    )
+                    *(
+                        (n, pa.string())
+                        for n in (
+                            "run_id",
+                            "name",
+                            "severity",
+                            "type",
+                            "mis_id",
+                            "message",
+                            "remediation",
+                        )
+                    ),
+                    ("flagged", pa.int32()),
                 ]
             ),
         )
-        self._insert("check_results", data)
+        self._insert(
+            "check_results",
+            data,
+            "run_id, name, severity, type, mis_id, message, remediation, flagged",
+        )
 
     # the baseline: what ParentPay acknowledged ------------------------------------------------
 

@@ -20,19 +20,25 @@ import duckdb
 from engine.errors import StateError
 from engine.records import DATE_FIELDS, RECORD_FIELDS, RECORD_TYPES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The base tables, created by engine/state/store.py; query_all unions each of them across schools.
 TABLES = ("runs", "fetches", "records", "check_results", "uploaded", "uploads", "upload_results")
 
 # Statements that bring a file from version N-1 to N, run in order before the views are
 # (re)built. Version 1 added bromsync_meta and the stable views, which every writable open
-# rebuilds anyway, so it changes no table; a later version that adds a column adds here e.g.
-# `ALTER TABLE runs ADD COLUMN IF NOT EXISTS ...`.
+# rebuilds anyway, so it changes no table. Version 3 added check_results.flagged (the records a
+# row stands for, so that an old run's check results folded into one row per check still count
+# them) and check_history's column of it.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The xs: type Bromcom declared for each column of each fetch: a key column whose type
     # changes since the last run stops the run (engine/pipeline.py).
     2: ("ALTER TABLE fetches ADD COLUMN IF NOT EXISTS column_types JSON",),
+    3: (
+        "ALTER TABLE check_results ADD COLUMN IF NOT EXISTS flagged INTEGER",
+        "UPDATE check_results SET flagged = CASE WHEN mis_id IS NULL THEN 0 ELSE 1 END "
+        "WHERE flagged IS NULL",
+    ),
 }
 
 _META = "CREATE TABLE IF NOT EXISTS bromsync_meta (schema_version INTEGER NOT NULL, updated_at TIMESTAMP)"
@@ -105,10 +111,14 @@ def _bodies() -> dict[str, str]:
         "FROM {db}upload_results x JOIN {db}uploads u ON u.upload_id = x.upload_id "
         "WHERE x.status = 'rejected' ORDER BY u.seq, x.idx"
     )
+    # A file of schema 1 (read with temporary views, or across schools) has no `flagged`: the
+    # BY NAME union gives it the column as NULL, and each of its rows stands for its mis_id.
     out["check_history"] = (
         "SELECT c.run_id, r.started_at AS run_started_at, r.command, r.status AS run_status, "
-        "c.name, c.severity, c.type, c.mis_id, c.message, c.remediation "
-        "FROM {db}check_results c LEFT JOIN {db}runs r ON r.run_id = c.run_id "
+        "c.name, c.severity, c.type, c.mis_id, c.message, c.remediation, "
+        "coalesce(c.flagged, CASE WHEN c.mis_id IS NULL THEN 0 ELSE 1 END) AS flagged "
+        "FROM (FROM {db}check_results UNION ALL BY NAME SELECT NULL::INTEGER AS flagged WHERE false) c "
+        "LEFT JOIN {db}runs r ON r.run_id = c.run_id "
         "ORDER BY run_started_at, c.run_id, c.name, c.mis_id"
     )
     return out

@@ -6,18 +6,16 @@ person uploads them with ParentPay's MIS Sync. docs/export.md says why each rule
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.checks.run import CheckHit
 from engine.errors import ConfigError
+from engine.files import write_private
 from engine.records import RECORD_FIELDS, TYPES, Record, natural_key
 
 HEADERS = {kind: ("mis_id", *fields) for kind, fields in RECORD_FIELDS.items()}
@@ -112,25 +110,10 @@ def write_atomic(path: Path, text: str) -> None:
     """Write `text` as UTF-8 with a BOM, replacing `path` in one step.
 
     A reader (MIS Sync, a person) sees the old file or the new one, never half of one. The file
-    is created readable by its owner only: it holds children's personal data.
+    is readable by its owner only, in a folder made 0700: it holds children's personal data.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the export files to {path.parent}: {exc}; choose another --out folder"
-        ) from exc
-    try:
         # utf-8-sig: without the BOM, Excel reads UTF-8 as Windows-1252 and Siân becomes SiÃ¢n.
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write {path}: {exc}; choose another --out folder") from exc
-        raise
+        write_private(path, text, encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}; choose another --out folder") from exc

@@ -63,6 +63,19 @@ class JoinPlaces:
 
 
 @dataclass(frozen=True)
+class FetchOnly:
+    """A join's `fetch_only`: fetch only the rows whose `column` holds a value of `setting`.
+
+    For data bromsync must not hold beyond what it sends (medical conditions not on
+    dietary.allow): the source is asked for those rows alone, and for none when the school's
+    list is empty (docs/personal-data.md).
+    """
+
+    column: str
+    setting: str  # a list-valued setting() name, e.g. dietary_allow
+
+
+@dataclass(frozen=True)
 class Join:
     """Rows of another entity attached to each document under `name`."""
 
@@ -73,6 +86,7 @@ class Join:
     order_by: tuple[str, ...]
     joins: tuple[Join, ...] = ()
     places: JoinPlaces = field(default_factory=JoinPlaces)
+    fetch_only: FetchOnly | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,18 @@ class Mapping:
 
         walk(self.joins)
         return seen
+
+    def reads(self) -> list[tuple[str, FetchOnly | None]]:
+        """Every read of an entity, root first: the entity, and the fetch_only it declares."""
+        out: list[tuple[str, FetchOnly | None]] = [(self.entity, None)]
+
+        def walk(joins: Iterable[Join]) -> None:
+            for join in joins:
+                out.append((join.entity, join.fetch_only))
+                walk(join.joins)
+
+        walk(self.joins)
+        return out
 
 
 class _Compiler:
@@ -169,6 +195,11 @@ class _Compiler:
                     order_by=tuple(join.get("order_by", ())),
                     joins=self.joins(join.get("joins", {}), (*here, "joins")),
                     places=places,
+                    fetch_only=(
+                        FetchOnly(join["fetch_only"]["column"], join["fetch_only"]["in_setting"])
+                        if "fetch_only" in join
+                        else None
+                    ),
                 )
             )
         return tuple(out)

@@ -74,6 +74,9 @@ def ids(source: str | None, now: dt.datetime = NOW) -> list[int]:
         ("StudentID IN (1, 3)", [1, 3]),
         ("StudentID NOT IN (1, 3)", [2, 4]),
         ("YearGroup IN ('r', '7')", [1, 2]),
+        # as bromsync fetches the allowed medical conditions: quoted, any case, ' doubled
+        ("LastName IN ('o''NEIL', 'SMITH')", [1, 2]),
+        ("LastName IN ('O''Neil') OR FirstName IN ('ben')", [1, 3]),
         ("StudentID IN (1, NULL)", [1]),
         ("StudentID NOT IN (1, NULL)", []),
         # NULL semantics: a comparison with NULL is unknown, and NOT unknown is unknown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -413,3 +414,137 @@ def test_plan_uploads_says_which_batches_of_a_plan_were_acknowledged(state: Stat
     ack("u5", "b", 2, 1)  # b's batches are the latest again, but c came in between
     b = state.plan_uploads("b")
     assert b is not None and (b.batches, b.latest) == (frozenset({0, 1, 2}), False)
+
+
+# personal data: owner-only files, retention ----------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def test_a_new_state_file_and_its_folder_are_the_owners_only(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    path = state_path(tmp_path / "state" / "trust", URN)
+    with State(path) as s:
+        s.save_raw("r1", Table("Students", {"StudentID": "int"}, [{"StudentID": 1}]), 0.1)
+        assert _mode(path) == 0o600
+    assert [_mode(p) for p in (tmp_path / "state", path.parent, path)] == [0o700, 0o700, 0o600]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # the WAL is gone
+
+
+def test_a_state_left_open_to_others_is_tightened_when_opened(
+    tmp_path: Path, loose_umask: None
+) -> None:
+    path = state_path(tmp_path / "state", URN)
+    State(path).close()
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+    State(path, read_only=True).close()  # reading changes nothing
+    assert (_mode(path.parent), _mode(path)) == (0o755, 0o644)
+    State(path).close()
+    assert (_mode(path.parent), _mode(path)) == (0o700, 0o600)
+
+
+def test_an_in_memory_state_touches_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loose_umask: None
+) -> None:
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.chdir(tmp_path)
+    State(Path(":memory:")).close()
+    assert _mode(tmp_path) == 0o755 and list(tmp_path.iterdir()) == []
+
+
+def _staged(state: State, run_id: str, *, entities: tuple[str, ...] = ("Students",)) -> None:
+    """One plan-like run: fetches, two records, a check on both and a school-wide one."""
+    state.start_run(run_id, urn=URN, school="Oakfield", command="plan", today=TODAY)
+    for entity in entities:
+        state.save_raw(run_id, Table(entity, {"ID": "int"}, [{"ID": 1}]), 0.1)
+    state.save_records(
+        run_id, [_person(m, surname=f"Surname of {m}") | {"type": "pupil"} for m in ("1", "2")]
+    )
+    state.save_checks(
+        run_id,
+        [
+            CheckHit("payer_email_missing", "warning", "pupil", ["1", "2"], "no email", "add one"),
+            CheckHit("nobody_consented", "warning", "pupil", [], "nobody", "tick consent"),
+        ],
+    )
+    state.finish_run(run_id, status="ok", summary={"pupil": {"create": 2}})
+
+
+def _staged_runs(state: State) -> list[str]:
+    rows = state.con.execute(
+        "SELECT DISTINCT run_id FROM records UNION SELECT DISTINCT run_id FROM fetches ORDER BY 1"
+    ).fetchall()
+    return [r for (r,) in rows]
+
+
+def test_retention_keeps_the_staged_rows_of_the_last_30_runs_only(state: State) -> None:
+    ids = [f"r{n:02}" for n in range(1, 36)]
+    for run_id in ids:
+        _staged(state, run_id)
+    _ack(state, "u1", [_person("1", surname="Surname of 1")])  # r1's push is kept for ever
+    # An apply stages nothing: it does not push a plan's records out of the last 30.
+    state.start_run("z-apply", urn=URN, school="Oakfield", command="apply", today=TODAY)
+    state.finish_run("z-apply", status="ok")
+
+    assert state.prune_staged() == 5
+    assert _staged_runs(state) == ids[5:]
+    assert state.con.execute("SELECT count(*) FROM runs").fetchone() == (36,)
+    assert state.con.execute("SELECT count(*) FROM upload_results").fetchone() == (1,)
+    assert state.con.execute("SELECT count(*) FROM uploaded").fetchone() == (1,)
+    # An older run keeps its check results, one row per check, with the records it counted.
+    assert state.con.execute(
+        "SELECT name, mis_id, flagged, message FROM check_results WHERE run_id = 'r01' "
+        "ORDER BY name"
+    ).fetchall() == [
+        ("nobody_consented", None, 0, "nobody"),
+        ("payer_email_missing", None, 2, "no email"),
+    ]
+    assert state.con.execute(
+        "SELECT mis_id, flagged FROM check_results WHERE run_id = 'r06' ORDER BY mis_id NULLS FIRST"
+    ).fetchall() == [(None, 0), ("1", 1), ("2", 1)]
+    counted = state.con.execute(
+        "SELECT DISTINCT sum(flagged) FROM check_history WHERE name = 'payer_email_missing' "
+        "GROUP BY run_id"
+    ).fetchall()
+    assert counted == [(2,)]  # the same count for every run, kept in full or folded
+    assert state.con.execute("SELECT run_id FROM current_run").fetchone() == ("r35",)
+
+    assert state.prune_staged() == 0  # nothing more to do
+    assert state.con.execute("SELECT count(*) FROM check_results").fetchone() == (5 * 2 + 30 * 3,)
+
+
+def test_retention_drops_a_raw_table_no_kept_run_fetched(state: State) -> None:
+    _staged(state, "r00", entities=("Students", "Staff"))
+    for n in range(1, 31):
+        _staged(state, f"r{n:02}")
+    assert state.prune_staged(keep=30) == 1
+    tables = {t for (t,) in state.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "raw_students" in tables and "raw_staff" not in tables
+
+
+def test_every_run_prunes_when_it_ends_whatever_its_outcome(state: State) -> None:
+    for _ in range(31):
+        with state.run(urn=URN, school="Oakfield", command="plan", today=TODAY) as log:
+            state.save_records(log.run_id, [_person("1") | {"type": "pupil"}])
+    assert len(_staged_runs(state)) == 30
+    with (
+        pytest.raises(StateError),
+        state.run(urn=URN, school="Oakfield", command="plan", today=TODAY) as log,
+    ):
+        state.save_records(log.run_id, [_person("1") | {"type": "pupil"}])
+        raise StateError("Bromcom went away")
+    assert len(_staged_runs(state)) == 30
+    assert state.con.execute("SELECT count(*) FROM runs").fetchone() == (32,)
