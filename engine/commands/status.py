@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.config.school import load_school
 from engine.errors import BromsyncError, ExitCode
+from engine.files import write_private
 from engine.report.status import SchoolStatus, describe, render_html, unreadable
 from engine.state.history import read_history
 from engine.state.store import state_path
@@ -37,8 +38,7 @@ def fleet_status(
     """One status per school file; with `out_dir`, status.html is written there too."""
     statuses = [school_status(f, state_dir, out_dir, now) for f in files]
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "status.html").write_text(render_html(statuses, now, out_dir), encoding="utf-8")
+        write_private(out_dir / "status.html", render_html(statuses, now, out_dir))
     return statuses
 
 

@@ -47,3 +47,9 @@ def test_a_broken_school_file_is_one_failed_line_and_the_others_are_shown(stack:
     assert result.exit_code == 1, result.output
     assert "fix the school file" in result.output and "Oakfield Primary School" in result.output
     assert "2 schools: 1 needs attention, 1 failed" in result.output
+
+
+def test_the_status_page_is_readable_by_its_owner_only(stack: Stack) -> None:
+    bromsync("status", str(stack.school_file), "--out", str(stack.plans))
+    assert (stack.plans / "status.html").stat().st_mode & 0o077 == 0
+    assert stack.plans.stat().st_mode & 0o077 == 0
