@@ -155,6 +155,17 @@ TRIPS = {
         [("pupil", ["1"], ["date of birth", "first name"]), ("staff", ["20"], ["last name"]),
          ("preadmission", ["30"], ["year group"])],
     ),
+    "a date of birth that is no day, and one in UK order": Case(
+        "not_a_date",
+        [pupil("1", dob="31/02/2015"), pupil("2", dob="2015-13-01"), pupil("3"),
+         preadmission("30", admission_date="01/09/2027", fsm_start="2026/09/01")],
+        [("pupil", ["1", "2"], ["1: Date of Birth '31/02/2015'", "2: Date of Birth '2015-13-01'"]),
+         ("preadmission", ["30"], ["30: Admission Date '01/09/2027'", "30: free-meal start"])],
+    ),
+    "a date that is not a date is not also missing": Case(
+        "missing_required_fields", [pupil("1", dob="31/02/2015"), pupil("2", dob="")],
+        [("pupil", ["2"], ["date of birth"])],
+    ),
     "year code as Bromcom names the group": Case(
         "year_code_not_parentpay", [pupil("1", year_code="Year 1"), preadmission("30", year_code="Rec"), pupil("2")],
         [("pupil", ["1"], ["Year 1"]), ("preadmission", ["30"], ["Rec"])],
@@ -211,6 +222,9 @@ PASSES = {
     "one mis_id in two runs": Case("duplicate_mis_id", [pupil("1")]),  # run-0 also has pupil 1: see test
     "blank and null UPNs": Case("duplicate_upn", [pupil("1", upn=None), preadmission("2", upn=None), pupil("3", upn=""), pupil("4", upn="")]),
     "a staff member without a dob or year": Case("missing_required_fields", [staff("20"), pupil("1")]),
+    "ISO dates, and none": Case(
+        "not_a_date", [pupil("1"), pupil("2", dob=None, fsm_start="2026-09-01", fsm_end=None), preadmission("30", admission_date=None)]
+    ),
     "every ParentPay code": Case(
         "year_code_not_parentpay", [pupil(str(n), year_code=code) for n, code in enumerate(["N1", "N2", "R", "1", "9", "14"])]
     ),
@@ -354,7 +368,7 @@ def test_school_settings_and_baseline_are_readable(state: State, tmp_path: Path)
 def test_the_shipped_pack_is_valid_and_names_are_unique() -> None:
     assert check_problems(checks_dir() / "builtin.yaml") == []
     names = [c.name for c in BUILTIN]
-    assert len(names) == len(set(names)) == 11
+    assert len(names) == len(set(names)) == 12
 
 
 def test_a_name_used_in_two_packs_is_refused(tmp_path: Path) -> None:
