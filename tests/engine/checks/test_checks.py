@@ -166,6 +166,22 @@ TRIPS = {
         "missing_required_fields", [pupil("1", dob="31/02/2015"), pupil("2", dob="")],
         [("pupil", ["2"], ["date of birth"])],
     ),
+    "a 50,000-character name and a 255-character email": Case(
+        "text_too_long",
+        [pupil("1", forename="A" * 50_000), staff("20", title="T" * 101),
+         preadmission("30", payer_email="a" * 243 + "@example.com"), pupil("2", legal_surname="L" * 101)],
+        [("pupil", ["1", "2"], ["1: forename, 50000 characters", "2: legal_surname, 101 characters"]),
+         ("staff", ["20"], ["20: title, 101 characters"]),
+         ("preadmission", ["30"], ["30: payer_email, 255 characters"])],
+    ),
+    "a tab, a line break, NEL and a control code in a dietary need": Case(
+        "control_character",
+        [pupil("1", surname="O'Bri\ten"), staff("20", forename="Sam\n"), preadmission("30", legal_forename="Ma\x85x"),
+         pupil("2", dietary=["Nut\x01 Allergy"]), pupil("3")],
+        [("pupil", ["1", "2"], ["1: surname holds U+0009", "2: dietary holds U+0001"]),
+         ("staff", ["20"], ["20: forename holds U+000A"]),
+         ("preadmission", ["30"], ["30: legal_forename holds U+0085"])],
+    ),
     "year code as Bromcom names the group": Case(
         "year_code_not_parentpay", [pupil("1", year_code="Year 1"), preadmission("30", year_code="Rec"), pupil("2")],
         [("pupil", ["1"], ["Year 1"]), ("preadmission", ["30"], ["Rec"])],
@@ -224,6 +240,16 @@ PASSES = {
     "a staff member without a dob or year": Case("missing_required_fields", [staff("20"), pupil("1")]),
     "ISO dates, and none": Case(
         "not_a_date", [pupil("1"), pupil("2", dob=None, fsm_start="2026-09-01", fsm_end=None), preadmission("30", admission_date=None)]
+    ),
+    "100 characters exactly, and an email of 254": Case(
+        "text_too_long",
+        [pupil("1", forename="A" * 100, legal_forename="A" * 100), staff("20", surname="B" * 100),
+         preadmission("30", payer_email="a" * 242 + "@example.com")],
+    ),
+    "Siân, Zoë, O'Brien-Walsh and a space": Case(
+        "control_character",
+        [pupil("1", forename="Siân", surname="O'Brien-Walsh"), staff("20", forename="Zoë Ann"),
+         pupil("2", dietary=["Nut Allergy"])],
     ),
     "every ParentPay code": Case(
         "year_code_not_parentpay", [pupil(str(n), year_code=code) for n, code in enumerate(["N1", "N2", "R", "1", "9", "14"])]
@@ -368,7 +394,7 @@ def test_school_settings_and_baseline_are_readable(state: State, tmp_path: Path)
 def test_the_shipped_pack_is_valid_and_names_are_unique() -> None:
     assert check_problems(checks_dir() / "builtin.yaml") == []
     names = [c.name for c in BUILTIN]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 14
 
 
 def test_a_name_used_in_two_packs_is_refused(tmp_path: Path) -> None:
