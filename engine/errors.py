@@ -99,6 +99,21 @@ class BromcomResponseError(SourceError):
     transient = True
 
 
+class BromcomServerError(SourceError):
+    """Bromcom's server failed (HTTP 500 with an error page, not a SOAP fault)."""
+
+    transient = True
+
+
+class BromcomDataError(SourceError):
+    """Bromcom sent a value that cannot be read as it stands; it must be corrected in Bromcom."""
+
+    def __init__(self, message: str, *, entity: str | None, rows: list[str], **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.entity = entity
+        self.rows = rows  # each bad value's row, as the message names it ("StudentID 1003")
+
+
 class MappingError(ConfigError):
     """A mapping file is invalid or an expression failed on real data."""
 

@@ -27,6 +27,7 @@ from engine.errors import (
     BromcomPermissionError,
     BromcomResponseError,
     BromcomSchoolIdError,
+    BromcomServerError,
     BromcomUnreachable,
     SourceError,
 )
@@ -281,6 +282,12 @@ TRANSIENT: dict[str, tuple[Any, tuple[type[SourceError], ...], list[str]]] = {
         _students(lambda **kw: Fault.http_status(503, **kw)),
         (BromcomUnreachable,),
         ["did not answer", "HTTP 503", "try again later"],
+    ),
+    # IIS's HTML 500 page is Bromcom's server failing, not a wrong URL: retried like a 503.
+    "500 page": (
+        _students(Fault.server_error),
+        (BromcomServerError,),
+        ["Bromcom's server failed", "HTTP 500", "'Runtime Error'", "contact Bromcom support"],
     ),
     "timeout": (
         _students(lambda **kw: Fault.delay(SLOW, **kw)),

@@ -38,14 +38,21 @@ _MACROS = {
 }
 
 
+def _date(name: str) -> str:
+    # ParentPay's form, YYYY-MM-DD, and a real day, or null: DuckDB alone would also read
+    # "2015/02/01". `<name>_text` keeps the value as mapped, for a check to name a bad one.
+    return (
+        f"CASE WHEN regexp_full_match({name}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+        f"THEN TRY_CAST({name} AS DATE) END AS {name}, {name} AS {name}_text"
+    )
+
+
 def install(con: duckdb.DuckDBPyConnection, run_id: str, settings: Mapping[str, Any]) -> None:
     """Create the TEMP tables, view and macros checks read, scoped to `run_id`."""
     for name, body in _MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
     for kind in RECORD_TYPES.values():
-        columns = ", ".join(
-            f"TRY_CAST({n} AS DATE) AS {n}" if n in DATE_FIELDS else n for n in kind.fields
-        )
+        columns = ", ".join(_date(n) if n in DATE_FIELDS else n for n in kind.fields)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {kind.option} AS SELECT run_id, mis_id, held, {columns} "
             f"FROM main.staged_{kind.name} WHERE run_id = ?",
@@ -55,12 +62,12 @@ def install(con: duckdb.DuckDBPyConnection, run_id: str, settings: Mapping[str, 
     # of identity, email and mobile are written once.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE people AS "
-        "SELECT 'pupil' AS type, mis_id, held, upn, forename, surname, dob, year_code, "
-        "payer_email AS email, payer_mobile AS mobile FROM pupils UNION ALL "
-        "SELECT 'preadmission', mis_id, held, upn, forename, surname, dob, year_code, "
+        "SELECT 'pupil' AS type, mis_id, held, upn, forename, surname, dob, dob_text, "
+        "year_code, payer_email AS email, payer_mobile AS mobile FROM pupils UNION ALL "
+        "SELECT 'preadmission', mis_id, held, upn, forename, surname, dob, dob_text, year_code, "
         "payer_email, payer_mobile FROM preadmissions UNION ALL "
-        "SELECT 'staff', mis_id, held, NULL, forename, surname, NULL::DATE, NULL, email, mobile "
-        "FROM staff"
+        "SELECT 'staff', mis_id, held, NULL, forename, surname, NULL::DATE, NULL, NULL, email, "
+        "mobile FROM staff"
     )
     today = settings.get("today") or clock.today()
     if isinstance(today, str):

@@ -24,6 +24,7 @@ from engine.commands.plan import compute_plan
 from engine.config.school import SchoolConfig
 from engine.errors import (
     BromcomCredentialsError,
+    BromcomDataError,
     BromcomPermissionError,
     BromcomSchoolIdError,
     BromsyncError,
@@ -57,7 +58,13 @@ from engine.transform.transform import Transformed, transform
 GUIDE_ENTITIES = tuple(sorted(catalogue()))
 
 _CODE_ORDER = {code: i for i, code in enumerate(PARENTPAY_YEAR_CODES)}
-_REFUSALS = (BromcomCredentialsError, BromcomSchoolIdError, BromcomPermissionError)
+# What the school can fix (exit 3), as opposed to what stopped the check running (exit 1).
+_REFUSALS = (
+    BromcomCredentialsError,
+    BromcomSchoolIdError,
+    BromcomPermissionError,
+    BromcomDataError,
+)
 
 
 class _CachedSource:

@@ -84,11 +84,12 @@ def load_yaml(path: Path) -> tuple[Any, Locator, list[Problem]]:
     """
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return None, Locator(), [Problem(where, 1, 1, f"the file is not UTF-8 text ({exc.reason})")]
+        raw = path.read_bytes()
     except OSError as exc:
         return None, Locator(), [Problem(where, 1, 1, f"cannot read the file: {exc.strerror}")]
+    text, problems = _decode(where, raw)
+    if text is None or problems:
+        return None, Locator(), problems
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -115,6 +116,68 @@ def load_yaml(path: Path) -> tuple[Any, Locator, list[Problem]]:
         too_big = Problem(where, 1, 1, "the file has too many nodes or aliases")
         return None, builder.locator, [too_big]
     return data, builder.locator, builder.problems
+
+
+# The characters YAML allows anywhere in a file, comments included (YAML 1.1, 5.1, as
+# PyYAML checks them): tab, line breaks and printable text. A NUL byte or another control
+# character pasted from elsewhere is invisible in most editors, so it is found here and
+# located; PyYAML would say "position 388" and libyaml nothing at all.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SHOWN = 5  # lines with such characters listed one by one; the rest are counted
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SAVE_AS_UTF8 = "save it as UTF-8 (in most editors: Save As, Encoding: UTF-8)"
+
+
+def _decode(where: str, raw: bytes) -> tuple[str | None, list[Problem]]:
+    """The file's text, or where it stops being UTF-8 text that YAML can hold."""
+    if raw.startswith(_UTF16_BOMS) or (len(raw) > 1 and raw.count(0) * 3 > len(raw)):
+        # UTF-16 (Windows Notepad's "Unicode"): with a mark it is not UTF-8 at all, without
+        # one every other byte is a NUL.
+        return None, [Problem(where, 1, 1, f"the file is saved as UTF-16; {_SAVE_AS_UTF8}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8-sig", "replace")) + 1
+        byte = raw[exc.start]
+        return None, [
+            Problem(
+                where,
+                line,
+                col,
+                f"the file is not UTF-8 text: the byte 0x{byte:02X} here is not UTF-8 (the "
+                f"file was probably saved as Windows-1252 or Latin-1); {_SAVE_AS_UTF8}",
+            )
+        ]
+    return text, _character_problems(where, text)
+
+
+def _character_problems(where: str, text: str) -> list[Problem]:
+    """One problem per line that holds a character YAML does not allow, at its first one."""
+    first: dict[int, tuple[int, str]] = {}  # line -> (column, character)
+    for line, content in enumerate(text.split("\n"), 1):
+        found = _NOT_YAML.search(content)
+        if found:
+            first[line] = (found.start() + 1, found.group())
+    problems = []
+    for line, (col, char) in list(first.items())[:_SHOWN]:
+        code = ord(char)
+        name = "a NUL byte" if code == 0 else f"the invisible character U+{code:04X}"
+        message = (
+            f"{name} is here, which a YAML file must not hold (not even in a comment); "
+            "delete it (most editors do not show it: retype the line if need be)"
+        )
+        problems.append(Problem(where, line, col, message))
+    if len(first) > _SHOWN:
+        line, (col, _) = list(first.items())[_SHOWN]
+        more = len(first) - _SHOWN
+        message = (
+            f"this line and {more - 1} more after it hold such characters too; if the file "
+            f"came from a word processor or another tool, {_SAVE_AS_UTF8}"
+        )
+        problems.append(Problem(where, line, col, message))
+    return problems
 
 
 def _pos(mark: yaml.Mark) -> Position:

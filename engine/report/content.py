@@ -225,8 +225,19 @@ def _shown(name: str, value: Any, show: bool, empty: str = BLANK) -> str:
     return " ".join(str(value).split())
 
 
+_LONG = 100  # a name part longer than ParentPay takes (the check text_too_long) is cut here
+
+
 def _joined(f: Mapping[str, Any], names: tuple[str, ...]) -> str:
-    return " ".join(str(f[n]) for n in names if f.get(n))
+    return " ".join(_part(str(f[n])) for n in names if f.get(n))
+
+
+def _part(text: str) -> str:
+    # Only in what people read: a 50,000-character name pasted into Bromcom would bury the
+    # report. The record itself keeps it whole, and text_too_long holds it back.
+    if len(text) <= _LONG:
+        return text
+    return f"{text[:40]}... ({len(text):,} characters)"
 
 
 def _name(f: Mapping[str, Any], legal_too: bool = False) -> str:

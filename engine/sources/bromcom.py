@@ -8,6 +8,7 @@ because zeep is slow on DataSets, returns empty ones unbound, and shifts dates t
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import math
 import os
@@ -28,17 +29,19 @@ from zeep.transports import Transport
 from engine.config.school import BromcomSettings, SchoolConfig
 from engine.errors import (
     BromcomCredentialsError,
+    BromcomDataError,
     BromcomFault,
     BromcomPermissionError,
     BromcomResponseError,
     BromcomSchoolIdError,
+    BromcomServerError,
     BromcomUnreachable,
     SourceError,
 )
 from engine.secrets import scrub
 from engine.sources import Table
 from engine.sources.catalogue import spellings_of
-from engine.sources.dataset import DataSetError, read_dataset
+from engine.sources.dataset import BadValue, DataSetError, read_dataset
 from engine.sources.recording import Recorder
 
 __all__ = ["BromcomSource", "sql_literal"]
@@ -52,6 +55,12 @@ BINDINGS = {
 }
 
 _GATEWAY_STATUSES = {502, 503, 504}
+# IIS and ASP.NET answer an unhandled server exception with HTTP 500 and an HTML page
+# ("Server Error in '/' Application", or "Runtime Error" with custom errors on): Bromcom's
+# server failed, not the URL, and it may well answer the next call.
+_SERVER_ERROR = 500
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_SHOWN_BAD = 5  # bad values named one by one in a message; the rest are counted
 _SOAP12 = "{http://www.w3.org/2003/05/soap-envelope}"
 _SOAP11 = "{http://schemas.xmlsoap.org/soap/envelope/}"
 _FAULT_REASONS = (
@@ -287,9 +296,13 @@ class BromcomSource:
             try:
                 columns, rows = read_dataset(response.content)
             except DataSetError as exc:
+                if exc.bad:
+                    raise self._data_error(exc, what, entity) from None
                 reason = _fault_reason(response.content)  # a proxy may send a fault as 200
                 if reason is not None:
                     raise self._fault(reason, what) from None
+                if _is_html(response):
+                    raise self._http_status(response, self.settings.url, what) from None
                 raise BromcomResponseError(
                     self._where(f"Bromcom's answer for {what} could not be read: {exc}"),
                     school=self.school_name,
@@ -297,7 +310,7 @@ class BromcomSource:
             return Table(entity=entity, columns=columns, rows=rows)
         reason = _fault_reason(response.content)
         if reason is None:
-            raise self._http_status(response, self.settings.url)
+            raise self._http_status(response, self.settings.url, what)
         raise self._fault(reason, what)
 
     # -- errors, in the words of the Bromcom set-up steps ----------------------------------
@@ -408,8 +421,69 @@ class BromcomSource:
             school=self.school_name,
         )
 
-    def _http_status(self, response: requests.Response | None, url: str) -> SourceError:
+    def _data_error(self, exc: DataSetError, what: str, entity: str) -> BromcomDataError:
+        """Values Bromcom sent that cannot be read: which rows, which columns, what to fix.
+
+        The school fails rather than read around them: the value cannot be read as Bromcom
+        holds it, and a guess could change a name or, in a status or date column, who is on
+        roll. A retry would get the same answer, so there is none.
+        """
+        places = [_place(bad) for bad in exc.bad]
+        shown = "; ".join(f"{row}: {problem}" for row, problem in places[:_SHOWN_BAD])
+        if exc.total > _SHOWN_BAD:
+            shown += f"; and {exc.total - _SHOWN_BAD} more"
+        several = exc.total != 1
+        each = "each" if several else "that"
+        if exc.kind == "character":
+            why = f"{exc}, which Bromcom sent anyway"
+            fix = (
+                f"In Bromcom, open {each} record and type the value{'s' if several else ''} "
+                "again (such a character is invisible there: delete the whole value and retype "
+                "it; it usually comes with text pasted from another program)"
+            )
+        else:
+            why = str(exc).partition(" (")[0]
+            fix = (
+                f"In Bromcom, correct {each} value on its record (a date must be a real date); "
+                "if many rows are listed the same way, Bromcom's service is sending the column "
+                "in another form: contact Bromcom support"
+            )
+        return BromcomDataError(
+            self._where(
+                f"Bromcom's answer for {what} cannot be read: {why}, so nothing was pushed for "
+                f"this school. This is Bromcom data to correct: {shown}. {fix}, then run "
+                "bromsync again"
+            ),
+            entity=entity,
+            rows=[row for row, _ in places],
+            school=self.school_name,
+        )
+
+    def _page_title(self, response: requests.Response | None) -> str | None:
+        # An error page may echo what it was sent: the title is quoted with the credentials
+        # scrubbed, as a recording of the page is.
+        title = _page_title(response.content) if response is not None else None
+        if not title:
+            return None
+        secrets = [self.settings.username, self._password_as_set()]
+        return scrub(title, secrets, username=self.settings.username)
+
+    def _http_status(
+        self, response: requests.Response | None, url: str, what: str = "the service description"
+    ) -> SourceError:
         status = response.status_code if response is not None else 0
+        title = self._page_title(response)
+        if status == _SERVER_ERROR and response is not None:
+            page = f"the error page {title!r}" if title else "an error page"
+            return BromcomServerError(
+                self._where(
+                    f"Bromcom's server failed when asked for {what}: it answered HTTP 500 "
+                    f"with {page}, not a web-service reply. This is a fault on Bromcom's "
+                    "side, not in the school file: try again later; if it keeps failing, "
+                    "contact Bromcom support and quote that page"
+                ),
+                school=self.school_name,
+            )
         if status in _GATEWAY_STATUSES:
             return BromcomUnreachable(
                 self._where(
@@ -424,6 +498,7 @@ class BromcomSource:
                 f"{url} answered HTTP {status}, not a Bromcom web-service reply: check "
                 "bromcom.url in the school file; it should be the MIS URL ending in "
                 "TPReadOnlyDataService.asmx"
+                + (f" (it sent a web page titled {title!r})" if title else "")
             ),
             school=self.school_name,
         )
@@ -441,3 +516,40 @@ def _fault_reason(content: bytes) -> str | None:
             # "Server was unable to process request. ---> Invalid username or password"
             return text.rpartition("--->")[2].strip() or text.strip()
     return None
+
+
+def _is_html(response: requests.Response) -> bool:
+    kind = response.headers.get("Content-Type", "").lower()
+    return "html" in kind or response.content.lstrip()[:15].lower().startswith(
+        (b"<!doctype", b"<html")
+    )
+
+
+def _page_title(content: bytes) -> str | None:
+    """An HTML page's title (else its first heading), as a person reads it; None without one."""
+    match = _TITLE.search(content[:65536])
+    if match is None:
+        return None
+    raw = (match.group(1) or match.group(2) or b"").decode("utf-8", "replace")
+    text = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", raw)).split())
+    return (text[:150] + "...") if len(text) > 150 else text or None
+
+
+def _place(bad: BadValue) -> tuple[str, str]:
+    """("row 3 (StudentID 1003), column FirstName", "'Ol[U+0001]ivia' holds U+0001")."""
+    who = ", ".join(f"{name} {value}" for name, value in bad.ids)
+    where = f"row {bad.row}" + (f" ({who})" if who else "") if bad.row else "outside the rows"
+    if bad.column:
+        where += f", column {bad.column}"
+    if bad.value is None:
+        return where, f"something there {bad.problem}"
+    return where, f"{_excerpt(bad.value)!r} {bad.problem}"
+
+
+def _excerpt(value: str, around: int = 30) -> str:
+    """A long value cut down to the first bad character and a little on either side."""
+    at = value.find("[U+")
+    if len(value) <= 2 * around + 10 or at == -1:
+        return value
+    start, end = max(0, at - around), min(len(value), at + around)
+    return ("..." if start else "") + value[start:end] + ("..." if end < len(value) else "")

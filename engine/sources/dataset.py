@@ -11,6 +11,7 @@ This module knows nothing about Bromcom; callers turn `DataSetError` into their 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import io
 import re
@@ -33,10 +34,35 @@ _COLUMN_NAME = f"{{{MSDATA}}}ColumnName"
 
 Row = dict[str, Value]
 Converter = Callable[[str], Value]
+MAX_BAD = 20  # bad values located one by one; the rest are counted
+
+
+@dataclass(frozen=True)
+class BadValue:
+    """One value of a DataSet that cannot be read as it stands, located for a person to fix."""
+
+    row: int | None  # 1-based, in the answer's order; None when it is outside any row
+    column: str | None  # its column, when it is inside one
+    value: str | None  # the value as sent, each character XML forbids shown as [U+XXXX]
+    ids: tuple[tuple[str, str], ...]  # the row's *ID columns, as written: (("StudentID", "1003"),)
+    problem: str  # "holds the control character U+0001", "is not an xs:dateTime"
 
 
 class DataSetError(ValueError):
-    """The bytes or element are not a readable DataSet (truncated, malformed, or no schema)."""
+    """The bytes or element are not a readable DataSet (truncated, malformed, or no schema).
+
+    When particular values are why (`bad`, the first MAX_BAD of `total`), `kind` says how:
+    "character" (one XML forbids, so no parser reads the answer) or "type" (a value that does
+    not fit the type the inline schema gives its column).
+    """
+
+    def __init__(
+        self, message: str, bad: tuple[BadValue, ...] = (), total: int = 0, kind: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.bad = bad
+        self.total = total or len(bad)
+        self.kind = kind
 
 
 def _wall_clock(text: str) -> dt.datetime:
@@ -128,7 +154,48 @@ def _read_schema(schema: etree._Element) -> _Schema:
     return _Schema(dataset.get("name", "NewDataSet"), table.get("name", "Table"), columns, cells)
 
 
-def _read_row(row: etree._Element, schema: _Schema, number: int) -> Row:
+class _BadValues:
+    """The values of one answer that do not fit their column's type: all counted, a few kept."""
+
+    def __init__(self) -> None:
+        self.found: list[BadValue] = []
+        self.total = 0
+
+    def add(self, row: etree._Element, number: int, column: str, text: str, xs_type: str) -> None:
+        self.total += 1
+        if len(self.found) < MAX_BAD:
+            ids = tuple(
+                (name, (cell.text or "").strip())
+                for cell in row
+                if isinstance(cell.tag, str)
+                and (name := _element_name(etree.QName(cell.tag).localname.encode())).endswith("ID")
+                and cell.text
+            )
+            problem = f"is not an xs:{xs_type}" if text else f"is empty, but typed xs:{xs_type}"
+            self.found.append(BadValue(number, column, text, ids, problem))
+
+    def check(self) -> None:
+        if not self.total:
+            return
+        first = self.found[0]
+        xs_type = first.problem.rpartition(" ")[2]
+        said = (
+            f"holds {first.value[:40]!r}, not an {xs_type}"
+            if first.value
+            else f"is empty but typed {xs_type}"
+        )
+        more = f"; and {self.total - 1} more" if self.total > 1 else ""
+        raise DataSetError(
+            f"{self.total} value{'s do' if self.total != 1 else ' does'} not fit the type "
+            f"the answer's own schema gives {'their columns' if self.total != 1 else 'its column'}"
+            f" (row {first.row}: column {first.column} {said}{more})",
+            tuple(self.found),
+            self.total,
+            "type",
+        )
+
+
+def _read_row(row: etree._Element, schema: _Schema, number: int, bad: _BadValues) -> Row:
     values: Row = dict.fromkeys(schema.columns)  # absent column = NULL
     cells = schema.cells
     for cell in row:
@@ -144,15 +211,12 @@ def _read_row(row: etree._Element, schema: _Schema, number: int) -> Row:
             if convert is _string:
                 values[name] = ""
                 continue
-            raise DataSetError(
-                f"row {number}: column {name} is empty but typed xs:{schema.columns[name]}"
-            )
+            bad.add(row, number, name, "", schema.columns[name])
+            continue
         try:
             values[name] = convert(text)
         except (ValueError, KeyError):
-            raise DataSetError(
-                f"row {number}: column {name} holds {text[:40]!r}, not an xs:{schema.columns[name]}"
-            ) from None
+            bad.add(row, number, name, text, schema.columns[name])
     return values
 
 
@@ -175,10 +239,12 @@ def _read_element(root: etree._Element) -> tuple[dict[str, str], list[Row]]:
     dataset = diffgram.find(schema.dataset_tag)
     if dataset is None:  # a table without rows: .NET writes an empty diffgram
         return schema.columns, []
+    bad = _BadValues()
     rows = [
-        _read_row(row, schema, number)
+        _read_row(row, schema, number, bad)
         for number, row in enumerate(dataset.iterchildren(schema.table_tag), start=1)
     ]
+    bad.check()
     return schema.columns, rows
 
 
@@ -186,6 +252,7 @@ def _read_bytes(data: bytes) -> tuple[dict[str, str], list[Row]]:
     # Streamed: each row is read and then freed, so a large entity never sits in memory twice.
     schema: _Schema | None = None
     rows: list[Row] = []
+    bad = _BadValues()
     events = etree.iterparse(
         io.BytesIO(data), events=("end",), huge_tree=True, resolve_entities=False, no_network=True
     )
@@ -204,15 +271,102 @@ def _read_bytes(data: bytes) -> tuple[dict[str, str], list[Row]]:
                     and grandparent is not None
                     and grandparent.tag == _DIFFGRAM
                 ):
-                    rows.append(_read_row(element, schema, len(rows) + 1))
+                    rows.append(_read_row(element, schema, len(rows) + 1, bad))
                     element.clear()
                     while element.getprevious() is not None:
                         del parent[0]
     except etree.XMLSyntaxError as exc:
+        found, total = find_bad_characters(data, schema.table_tag if schema else "Table")
+        if found:
+            raise DataSetError(
+                f"{total} value{'s' if total != 1 else ''} hold{'' if total != 1 else 's'} a "
+                "character that XML does not allow",
+                found,
+                total,
+                "character",
+            ) from None
         raise DataSetError(f"the XML is not complete or not well-formed ({exc})") from None
     if schema is None:
         raise DataSetError("no DataSet in the response (no inline xs:schema)")
+    bad.check()
     return schema.columns, rows
+
+
+# XML 1.0's Char production: what a document may hold, written or as a character reference.
+_XML_CHAR = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Candidates: a raw C0 control byte (always one byte in UTF-8), or any numeric reference.
+_SUSPECT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|&#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+_CELL = re.compile(rb"<([A-Za-z_][\w.-]*)>([^<]*)</\1>")
+_OPEN_CELL = re.compile(rb"<([A-Za-z_][\w.-]*)>[^<]*\Z")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_REFERENCE = re.compile(r"&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(amp|lt|gt|quot|apos));")
+
+
+def _allowed(code: int) -> bool:
+    return code <= 0x10FFFF and _XML_CHAR.fullmatch(chr(code)) is not None
+
+
+def _shown(raw: bytes) -> str:
+    """A cell's text as it was meant, with each forbidden character written [U+XXXX]."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(3):
+            return _NAMED[m.group(3)]
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return chr(code) if _allowed(code) else f"[U+{code:04X}]"
+
+    text = raw.decode("utf-8", "replace")
+    text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return _REFERENCE.sub(one, text)
+
+
+def find_bad_characters(data: bytes, table_tag: str = "Table") -> tuple[tuple[BadValue, ...], int]:
+    """The first MAX_BAD characters XML forbids in `data`, each located, and how many in all.
+
+    Read from the raw bytes with regular expressions, since no XML parser will read past the
+    first one: the row is the `<Table>` element around it, the column the cell it is in, and
+    the row's *ID cells (StudentID, PersonID...) say whose record it is.
+    """
+    found: list[BadValue] = []
+    total = 0
+    tag = re.escape(table_tag.encode())
+    starts = [m.start() for m in re.finditer(rb"<" + tag + rb"[\s>]", data)]
+    for match in _SUSPECT.finditer(data):
+        hexa, decimal = match.group(1), match.group(2)
+        code = int(hexa, 16) if hexa else int(decimal) if decimal else match.group()[0]
+        if _allowed(code):
+            continue
+        total += 1
+        if len(found) == MAX_BAD:
+            continue
+        at = match.start()
+        row = bisect.bisect_right(starts, at)
+        column = value = None
+        ids: tuple[tuple[str, str], ...] = ()
+        if row:
+            begin = starts[row - 1]
+            end = data.find(b"</" + table_tag.encode() + b">", begin)
+            if end == -1 or end < at:
+                end = starts[row] if row < len(starts) else len(data)
+            cells = _CELL.findall(data, begin, end)
+            ids = tuple((_element_name(n), _shown(v)) for n, v in cells if n.endswith(b"ID") and v)
+            inside = _OPEN_CELL.search(data, begin, at)
+            if inside:
+                column = _element_name(inside.group(1))
+                close = data.find(b"<", at)
+                value = _shown(data[inside.end(1) + 1 : close if close != -1 else len(data)])
+        if code == 0:
+            problem = "holds a NUL character (U+0000)"
+        elif code <= 0x1F:
+            problem = f"holds the control character U+{code:04X}"
+        else:
+            problem = f"holds the character U+{code:04X}, which is not text"
+        found.append(BadValue(row or None, column, value, ids, problem))
+    return tuple(found), total
+
+
+def _element_name(raw: bytes) -> str:
+    return _XML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw.decode("utf-8", "replace"))
 
 
 def read_dataset(source: bytes | etree._Element) -> tuple[dict[str, str], list[Row]]:

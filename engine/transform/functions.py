@@ -16,13 +16,29 @@ import jmespath
 from jmespath import functions
 
 
-def iso_day(value: object) -> str | None:
-    """The `YYYY-MM-DD` day of an ISO date or datetime string; None for null or empty."""
+class NotADate(jmespath.exceptions.JMESPathError):
+    """A function that needs a date was given a value that is not one (as Bromcom sent it)."""
+
+    def __init__(self, function: str, value: object) -> None:
+        super().__init__(f"{function}() needs a date, and {value!r} is not one")
+        self.function = function
+        self.value = value
+
+
+def iso_day(value: object, function: str = "date") -> str | None:
+    """The `YYYY-MM-DD` day of an ISO 8601 date or datetime; None for null or empty.
+
+    The day is the one written, whatever offset follows it. Anything else ("31/02/2015",
+    "2015-13-01") raises NotADate: a day read out of it would be a guess.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()[:10]
-    return str(value)[:10]
+    try:
+        return dt.datetime.fromisoformat(str(value).strip()).date().isoformat()
+    except ValueError:
+        raise NotADate(function, value) from None
 
 
 class MappingFunctions(functions.Functions):
@@ -46,13 +62,23 @@ class MappingFunctions(functions.Functions):
 
     @functions.signature({"types": ["string", "null"]})
     def _func_date(self, value: str | None) -> str | None:
-        """date(x) -> the YYYY-MM-DD day of a date/datetime, as written (never shifted)."""
-        return iso_day(value)
+        """date(x) -> the YYYY-MM-DD day of a date/datetime, as written (never shifted).
+
+        A value that is not a date is returned as it is, so the record carries what Bromcom
+        sent and the check `not_a_date` holds that one record back, naming the value; the
+        rest of the school goes.
+        """
+        try:
+            return iso_day(value)
+        except NotADate:
+            return value
 
     @functions.signature({"types": ["string", "null"]}, {"types": ["string", "null"]})
     def _func_current(self, start: str | None, end: str | None) -> bool:
         """current(start, end) -> true when start <= today <= end; a null bound is open."""
-        start_day, end_day = iso_day(start), iso_day(end)
+        # Not a date is an error, never a guess: a start read wrongly leaves a pupil off roll
+        # (archived) or a free-meal period out (charged).
+        start_day, end_day = iso_day(start, "current"), iso_day(end, "current")
         return (start_day is None or start_day <= self.today_iso) and (
             end_day is None or end_day >= self.today_iso
         )
@@ -101,7 +127,7 @@ class MappingFunctions(functions.Functions):
         With '08-31' this is England's cohort rule: a Reception child is 4 on the 31 August
         that began the school year.
         """
-        day = iso_day(dob)
+        day = iso_day(dob, "age_on")
         if day is None:
             return None
         born = dt.date.fromisoformat(day)

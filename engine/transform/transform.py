@@ -17,10 +17,10 @@ from typing import Any
 
 import jmespath
 
-from engine.errors import MappingError
+from engine.errors import BromcomDataError, MappingError
 from engine.records import Record
 from engine.sources import Table
-from engine.transform.functions import MappingFunctions
+from engine.transform.functions import MappingFunctions, NotADate
 from engine.transform.mapping import Expr, Join, Mapping
 
 Document = dict[str, Any]
@@ -118,6 +118,20 @@ class _Joiner:
 def _search(expr: Expr, document: Any, options: jmespath.Options, mis_id: str | None) -> Any:
     try:
         return expr.search(document, options)
+    except NotADate as exc:
+        # Bromcom's data, not the mapping, is wrong; and the school fails rather than guess,
+        # since this date decides who is current (on roll, a payer, on free meals).
+        who = f"record {mis_id}" if mis_id else "a record"
+        raise BromcomDataError(
+            f"Bromcom sent {exc.value!r} in the data of {who}, where {expr.where} "
+            f"(`{expr.source}`) needs a date, so bromsync cannot tell whether it is current "
+            "and nothing was pushed for this school. This is Bromcom data to correct: put a "
+            f"real date on {who} in Bromcom (a start or end date of the record, or of its "
+            "contact, free-meal or medical rows); if every record shows a value like this, "
+            "Bromcom sends the column in another form: ask Bromcom support",
+            entity=None,
+            rows=[mis_id] if mis_id else [],
+        ) from None
     except jmespath.exceptions.JMESPathError as exc:
         who = f" for record {mis_id}" if mis_id else ""
         raise MappingError(

@@ -13,6 +13,7 @@ milliseconds, and rows are rendered once per data-file load and reused.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -32,8 +33,15 @@ _DIFFGRAM_ATTRS = (
 )
 
 
+# Characters XML 1.0 forbids even as references. .NET's XmlTextWriter (which writes a DataSet
+# into an .asmx answer) does not check them: it writes each as a character reference, `&#x1;`,
+# and a lone surrogate the same way, so a control character typed or pasted into Bromcom
+# reaches the client as an answer no XML parser accepts. Bromcom sends such answers.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape_text(text: str) -> str:
-    """Escape character data as .NET's XmlWriter does (it escapes '>' too)."""
+    """Escape character data as .NET's XmlTextWriter does (it escapes '>' too)."""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
@@ -42,6 +50,8 @@ def escape_text(text: str) -> str:
         text = text.replace(">", "&gt;")
     if "\r" in text:
         text = text.replace("\r", "&#xD;")
+    if _FORBIDDEN.search(text):
+        text = _FORBIDDEN.sub(lambda m: f"&#x{ord(m.group()):X};", text)
     return text
 
 

@@ -17,6 +17,18 @@ _UNAVAILABLE = (
     "<BODY><h2>Service Unavailable</h2><hr><p>HTTP Error {status}. The service is unavailable."
     "</p></BODY></HTML>"
 )
+# What IIS sends when ASP.NET itself fails (an unhandled exception, with remote errors off):
+# HTTP 500, text/html, the "yellow screen" page, no SOAP fault. A retry may well get through.
+SERVER_ERROR_PAGE = (
+    "<!DOCTYPE html>\r\n<html>\r\n    <head>\r\n        <title>Runtime Error</title>\r\n"
+    '        <meta name="viewport" content="width=device-width" />\r\n    </head>\r\n'
+    '    <body bgcolor="white">\r\n'
+    "            <span><H1>Server Error in '/' Application.<hr width=100% size=1 color=silver></H1>"
+    "\r\n            <h2> <i>Runtime Error</i> </h2></span>\r\n"
+    "            <b> Description: </b>An application error occurred on the server. The current "
+    "custom error settings for this application prevent the details of the application error "
+    "from being viewed remotely (for security reasons).\r\n    </body>\r\n</html>\r\n"
+)
 KINDS = ("status", "reset", "truncate", "delay", "malformed")
 
 
@@ -24,7 +36,8 @@ KINDS = ("status", "reset", "truncate", "delay", "malformed")
 class Fault:
     """One injected failure; build it with the class methods below.
 
-    - status: answer `status` with an HTML `body` (IIS's "Service Unavailable" page by default)
+    - status: answer `status` with an HTML `body` (IIS's "Service Unavailable" page by default;
+      `server_error()` is ASP.NET's HTTP 500 "Server Error in '/' Application" page)
     - reset: send the headers and half the body, then reset the connection (TCP RST)
     - truncate: announce the full Content-Length, send half the body, close normally
     - delay: wait `seconds`, then answer normally
@@ -65,6 +78,15 @@ class Fault:
             operation=operation,
             entity=entity,
             times=times,
+        )
+
+    @classmethod
+    def server_error(
+        cls, *, operation: str | None = None, entity: str | None = None, times: int = 1
+    ) -> Fault:
+        """ASP.NET's "Server Error in '/' Application" page with HTTP 500, as IIS sends it."""
+        return cls(
+            "status", 500, SERVER_ERROR_PAGE, operation=operation, entity=entity, times=times
         )
 
     @classmethod

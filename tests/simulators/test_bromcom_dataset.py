@@ -1,4 +1,5 @@
-"""UK offsets on dateTime values, computed by the BST rule (no tzdata needed)."""
+"""The simulator's DataSet writer: UK offsets on dateTime values, computed by the BST rule (no
+tzdata needed), and text escaped as .NET escapes it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from simulators.bromcom.dataset import format_datetime, get_xml, uk_offset
+from simulators.bromcom.dataset import escape_text, format_datetime, get_xml, uk_offset
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,20 @@ def test_get_xml_layout() -> None:
         get_xml([("<A>1</A>",)])
         == "<NewDataSet>\n  <Table>\n    <A>1</A>\n  </Table>\n</NewDataSet>"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Ol\x01ivia", "Ol&#x1;ivia"),
+        ("\x00\x08\x0b\x0c\x0e\x1f", "&#x0;&#x8;&#xB;&#xC;&#xE;&#x1F;"),
+        ("Sm\ud800ith", "Sm&#xD800;ith"),
+        ("\ufffe\uffff", "&#xFFFE;&#xFFFF;"),
+        ("a\tb\nc\rd & <e>", "a\tb\nc&#xD;d &amp; &lt;e&gt;"),  # text XML allows, as before
+    ],
+)
+def test_characters_xml_forbids_are_written_as_references_as_dotnet_does(
+    text: str, written: str
+) -> None:
+    # .NET's XmlTextWriter does not check characters, so Bromcom's answer is then not XML.
+    assert escape_text(text) == written

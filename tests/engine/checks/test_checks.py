@@ -155,6 +155,33 @@ TRIPS = {
         [("pupil", ["1"], ["date of birth", "first name"]), ("staff", ["20"], ["last name"]),
          ("preadmission", ["30"], ["year group"])],
     ),
+    "a date of birth that is no day, and one in UK order": Case(
+        "not_a_date",
+        [pupil("1", dob="31/02/2015"), pupil("2", dob="2015-13-01"), pupil("3"),
+         preadmission("30", admission_date="01/09/2027", fsm_start="2026/09/01")],
+        [("pupil", ["1", "2"], ["1: Date of Birth '31/02/2015'", "2: Date of Birth '2015-13-01'"]),
+         ("preadmission", ["30"], ["30: Admission Date '01/09/2027'", "30: free-meal start"])],
+    ),
+    "a date that is not a date is not also missing": Case(
+        "missing_required_fields", [pupil("1", dob="31/02/2015"), pupil("2", dob="")],
+        [("pupil", ["2"], ["date of birth"])],
+    ),
+    "a 50,000-character name and a 255-character email": Case(
+        "text_too_long",
+        [pupil("1", forename="A" * 50_000), staff("20", title="T" * 101),
+         preadmission("30", payer_email="a" * 243 + "@example.com"), pupil("2", legal_surname="L" * 101)],
+        [("pupil", ["1", "2"], ["1: forename, 50000 characters", "2: legal_surname, 101 characters"]),
+         ("staff", ["20"], ["20: title, 101 characters"]),
+         ("preadmission", ["30"], ["30: payer_email, 255 characters"])],
+    ),
+    "a tab, a line break, NEL and a control code in a dietary need": Case(
+        "control_character",
+        [pupil("1", surname="O'Bri\ten"), staff("20", forename="Sam\n"), preadmission("30", legal_forename="Ma\x85x"),
+         pupil("2", dietary=["Nut\x01 Allergy"]), pupil("3")],
+        [("pupil", ["1", "2"], ["1: surname holds U+0009", "2: dietary holds U+0001"]),
+         ("staff", ["20"], ["20: forename holds U+000A"]),
+         ("preadmission", ["30"], ["30: legal_forename holds U+0085"])],
+    ),
     "year code as Bromcom names the group": Case(
         "year_code_not_parentpay", [pupil("1", year_code="Year 1"), preadmission("30", year_code="Rec"), pupil("2")],
         [("pupil", ["1"], ["Year 1"]), ("preadmission", ["30"], ["Rec"])],
@@ -211,6 +238,19 @@ PASSES = {
     "one mis_id in two runs": Case("duplicate_mis_id", [pupil("1")]),  # run-0 also has pupil 1: see test
     "blank and null UPNs": Case("duplicate_upn", [pupil("1", upn=None), preadmission("2", upn=None), pupil("3", upn=""), pupil("4", upn="")]),
     "a staff member without a dob or year": Case("missing_required_fields", [staff("20"), pupil("1")]),
+    "ISO dates, and none": Case(
+        "not_a_date", [pupil("1"), pupil("2", dob=None, fsm_start="2026-09-01", fsm_end=None), preadmission("30", admission_date=None)]
+    ),
+    "100 characters exactly, and an email of 254": Case(
+        "text_too_long",
+        [pupil("1", forename="A" * 100, legal_forename="A" * 100), staff("20", surname="B" * 100),
+         preadmission("30", payer_email="a" * 242 + "@example.com")],
+    ),
+    "Siân, Zoë, O'Brien-Walsh and a space": Case(
+        "control_character",
+        [pupil("1", forename="Siân", surname="O'Brien-Walsh"), staff("20", forename="Zoë Ann"),
+         pupil("2", dietary=["Nut Allergy"])],
+    ),
     "every ParentPay code": Case(
         "year_code_not_parentpay", [pupil(str(n), year_code=code) for n, code in enumerate(["N1", "N2", "R", "1", "9", "14"])]
     ),
@@ -354,7 +394,7 @@ def test_school_settings_and_baseline_are_readable(state: State, tmp_path: Path)
 def test_the_shipped_pack_is_valid_and_names_are_unique() -> None:
     assert check_problems(checks_dir() / "builtin.yaml") == []
     names = [c.name for c in BUILTIN]
-    assert len(names) == len(set(names)) == 11
+    assert len(names) == len(set(names)) == 14
 
 
 def test_a_name_used_in_two_packs_is_refused(tmp_path: Path) -> None:

@@ -111,8 +111,10 @@ def test_held_records_are_left_out_and_reported_with_their_checks(stack: Stack) 
 
 
 def test_values_round_trip_through_a_csv_reader(stack: Stack) -> None:
+    # A line break in a name is held back by the check control_character, so the awkward
+    # characters left to quote are the comma, the quote and the semicolon.
     stack.edit_row(
-        "Students", "StudentID", 1003, LastName='O\'Brien, "Walsh"', FirstName="Ciarán\nMáire"
+        "Students", "StudentID", 1003, LastName='O\'Brien, "Walsh"', FirstName="Ciarán; Máire"
     )
     export(stack)
     pupils = by_id(stack.root / "export" / "100001.pupils.csv")
@@ -120,7 +122,7 @@ def test_values_round_trip_through_a_csv_reader(stack: Stack) -> None:
     assert pupils["1002"]["dietary"] == "Nut Allergy" and pupils["1002"]["dob"] == "2019-06-02"
     assert (
         pupils["1003"]["surname"] == 'O\'Brien, "Walsh"'
-        and pupils["1003"]["forename"] == "Ciarán\nMáire"
+        and pupils["1003"]["forename"] == "Ciarán; Máire"
     )
     assert pupils["1012"]["surname"] == "Featherstonehaugh-Cholmondeley-Wolstenholme"
     assert pupils["1012"]["upn"] == "" and pupils["1012"]["payer_email"] == ""

@@ -17,10 +17,12 @@ from lxml import etree
 
 from engine.errors import (
     BromcomCredentialsError,
+    BromcomDataError,
     BromcomFault,
     BromcomPermissionError,
     BromcomResponseError,
     BromcomSchoolIdError,
+    BromcomServerError,
     BromcomUnreachable,
     MissingSecretError,
     SourceError,
@@ -443,3 +445,154 @@ def test_sql_literal() -> None:
     assert sql_literal(Decimal("1.50")) == "1.50"
     with pytest.raises(TypeError):
         sql_literal(object())
+
+
+# -- Bromcom's server failing, and Bromcom data that cannot be read --------------------------
+
+ASPNET_500 = (
+    b"<!DOCTYPE html>\r\n<html>\r\n    <head>\r\n        <title>Runtime Error</title>\r\n"
+    b"    </head>\r\n    <body bgcolor=\"white\">\r\n            <span><H1>Server Error in '/' "
+    b"Application.<hr width=100% size=1 color=silver></H1>\r\n    </body>\r\n</html>\r\n"
+)
+
+
+def server_error_page(body: bytes = ASPNET_500) -> Reply:
+    return Reply(500, body, "text/html; charset=utf-8")
+
+
+def test_an_html_500_is_retried_like_a_503_then_succeeds(
+    server: SoapServer, source: BromcomSource, sleeps: list[float]
+) -> None:
+    server.on("getEntityDataBySchoolID", server_error_page(), fixture("students.xml"))
+
+    assert len(source.fetch("Students").rows) == 3
+    assert len(server.posts("getEntityDataBySchoolID")) == 2 and len(sleeps) == 1
+
+
+def test_a_persistent_html_500_says_bromcoms_server_failed_never_check_the_url(
+    server: SoapServer, source: BromcomSource
+) -> None:
+    server.on("getEntityDataBySchoolID", server_error_page())
+
+    with pytest.raises(BromcomServerError) as caught:
+        source.fetch("Students")
+
+    message = str(caught.value)
+    assert caught.value.transient and len(server.posts("getEntityDataBySchoolID")) == 3
+    assert message == (
+        "Oakfield Primary (schools/oakfield.yaml): Bromcom's server failed when asked for entity "
+        "Students: it answered HTTP 500 with the error page 'Runtime Error', not a web-service "
+        "reply. This is a fault on Bromcom's side, not in the school file: try again later; if "
+        "it keeps failing, contact Bromcom support and quote that page (tried 3 times)"
+    )
+    assert "bromcom.url" not in message
+
+
+def test_an_html_500_page_is_quoted_with_the_credentials_scrubbed(
+    server: SoapServer, source: BromcomSource, password: str
+) -> None:
+    page = f"<html><head><title>Login failed for parentpay_oakfield / {password}</title></head>"
+    server.on("findEntitiesBySchoolID", server_error_page(page.encode()))
+
+    with pytest.raises(BromcomServerError) as caught:
+        source.entities()
+
+    assert "'Login failed for <scrubbed> / <scrubbed>'" in str(caught.value)
+    assert password not in str(caught.value)
+
+
+def test_a_500_with_a_soap_fault_is_still_the_fault(
+    server: SoapServer, source: BromcomSource
+) -> None:
+    server.on("getEntityDataBySchoolID", fixture("fault_credentials.xml", status=500))
+    with pytest.raises(BromcomCredentialsError):
+        source.fetch("Students")
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_an_html_page_with_200_or_404_is_still_a_wrong_url(
+    server: SoapServer, source: BromcomSource, status: int
+) -> None:
+    page = b"<html><head><title>Sign in to Example Portal</title></head><body>...</body></html>"
+    server.on("getEntityDataBySchoolID", Reply(status, page, "text/html"))
+
+    with pytest.raises(BromcomFault) as caught:
+        source.fetch("Students")
+
+    assert not caught.value.transient and len(server.posts("getEntityDataBySchoolID")) == 1
+    message = str(caught.value)
+    assert f"answered HTTP {status}, not a Bromcom web-service reply" in message
+    assert "(it sent a web page titled 'Sign in to Example Portal')" in message
+    assert "check bromcom.url" in str(caught.value)
+
+
+def test_a_control_character_in_a_name_names_the_row_and_is_bromcom_data_to_correct(
+    server: SoapServer, source: BromcomSource, sleeps: list[float]
+) -> None:
+    students = fixture("students.xml")
+    body = students.body.replace(b"<LastName>Smith</LastName>", b"<LastName>Sm&#x1;ith</LastName>")
+    server.on("getEntityDataBySchoolID", Reply(200, body, students.content_type))
+
+    with pytest.raises(BromcomDataError) as caught:
+        source.fetch("Students")
+
+    assert str(caught.value) == (
+        "Oakfield Primary (schools/oakfield.yaml): Bromcom's answer for entity Students cannot "
+        "be read: 1 value holds a character that XML does not allow, which Bromcom sent anyway, "
+        "so nothing was pushed for this school. This is Bromcom data to correct: row 2 "
+        "(StudentID 1002, PersonID 1002), column LastName: 'Sm[U+0001]ith' holds the control "
+        "character U+0001. In Bromcom, open that record and type the value again (such a "
+        "character is invisible there: delete the whole value and retype it; it usually comes "
+        "with text pasted from another program), then run bromsync again"
+    )
+    assert (caught.value.entity, caught.value.rows) == (
+        "Students",
+        ["row 2 (StudentID 1002, PersonID 1002), column LastName"],
+    )
+    # The same answer would come again: told at once, not retried.
+    assert not caught.value.transient and sleeps == []
+    assert len(server.posts("getEntityDataBySchoolID")) == 1
+
+
+def test_many_bad_values_name_five_and_count_the_rest(
+    server: SoapServer, source: BromcomSource
+) -> None:
+    students = fixture("students.xml")
+    body = students.body.replace(b"</FirstName>", b"&#x2;</FirstName>")
+    body = body.replace(b"</LastName>", b"&#x3;</LastName>")
+    body = body.replace(b"</UPN>", b"&#x4;</UPN>")
+    server.on("getEntityDataBySchoolID", Reply(200, body, students.content_type))
+
+    with pytest.raises(BromcomDataError) as caught:
+        source.fetch("Students")
+
+    message = str(caught.value)
+    assert "cannot be read: 8 values hold a character" in message
+    assert message.count("holds the control character") == 5 and "; and 3 more." in message
+    assert "open each record and type the values again" in message
+
+
+def test_a_date_that_is_not_one_in_a_datetime_column_names_the_record(
+    server: SoapServer, source: BromcomSource, sleeps: list[float]
+) -> None:
+    students = fixture("students.xml")
+    body = students.body.replace(
+        b"<DateOfBirth>2015-01-15T00:00:00+00:00</DateOfBirth>",
+        b"<DateOfBirth>15/01/2015 00:00:00</DateOfBirth>",
+    )
+    server.on("getEntityDataBySchoolID", Reply(200, body, students.content_type))
+
+    with pytest.raises(BromcomDataError) as caught:
+        source.fetch("Students")
+
+    message = str(caught.value)
+    assert (
+        "cannot be read: 1 value does not fit the type the answer's own schema gives its "
+        "column, so nothing was pushed" in message
+    )
+    assert (
+        "row 2 (StudentID 1002, PersonID 1002), column DateOfBirth: '15/01/2015 00:00:00' is "
+        "not an xs:dateTime" in message
+    )
+    assert "contact Bromcom support" in message
+    assert sleeps == [] and len(server.posts("getEntityDataBySchoolID")) == 1

@@ -8,7 +8,7 @@ import time
 import pytest
 from lxml import etree
 
-from engine.sources.dataset import DataSetError, read_dataset
+from engine.sources.dataset import MAX_BAD, DataSetError, find_bad_characters, read_dataset
 from tests.helpers import FIXTURES as _FIXTURES
 
 FIXTURES = _FIXTURES / "soap"
@@ -163,3 +163,92 @@ def test_two_thousand_students_read_fast() -> None:
     assert len(rows) == 2001 and rows[-1]["StudentID"] == 1003
     # Target ~100 ms on a laptop; the bound leaves room for a loaded CI machine.
     assert best < 0.25, f"2,000 Students took {best * 1000:.0f} ms"
+
+
+# -- values that cannot be read: located, so a person can fix them in Bromcom ----------------
+
+ROW_2_FIRST_NAME = b"<FirstName>Oliver</FirstName>"
+
+
+def _with_first_name(written: bytes, row: bytes = ROW_2_FIRST_NAME) -> bytes:
+    data = raw("students.xml")
+    assert data.count(row) == 1
+    return data.replace(row, b"<FirstName>" + written + b"</FirstName>")
+
+
+@pytest.mark.parametrize(
+    ("written", "shown", "problem"),
+    [
+        (
+            b"Ol&#x1;iver",
+            "Ol[U+0001]iver",
+            "holds the control character U+0001",
+        ),  # as .NET writes it
+        (b"Ol\x01iver", "Ol[U+0001]iver", "holds the control character U+0001"),  # written raw
+        (b"Ol&#0;iver", "Ol[U+0000]iver", "holds a NUL character (U+0000)"),
+        (b"Ol&#x1F;&amp;iver", "Ol[U+001F]&iver", "holds the control character U+001F"),
+        (b"Ol&#xD800;iver", "Ol[U+D800]iver", "holds the character U+D800, which is not text"),
+        (b"Ol&#xFFFF;iver", "Ol[U+FFFF]iver", "holds the character U+FFFF, which is not text"),
+    ],
+    ids=["reference", "raw byte", "NUL", "with an entity", "lone surrogate", "FFFF"],
+)
+def test_a_character_xml_forbids_names_the_row_its_ids_and_the_column(
+    written: bytes, shown: str, problem: str
+) -> None:
+    with pytest.raises(DataSetError) as caught:
+        read_dataset(_with_first_name(written))
+
+    error = caught.value
+    assert (error.kind, error.total, str(error)) == (
+        "character",
+        1,
+        "1 value holds a character that XML does not allow",
+    )
+    [bad] = error.bad
+    assert (bad.row, bad.column, bad.value, bad.problem) == (2, "FirstName", shown, problem)
+    assert bad.ids == (("StudentID", "1002"), ("PersonID", "1002"))
+
+
+def test_characters_xml_allows_as_references_are_read() -> None:
+    _, rows = read_dataset(_with_first_name(b"Si&#xE2;n&#9;&#xD;&#x1F600;"))
+    assert rows[1]["FirstName"] == "Siân\t\r\U0001f600"
+
+
+def test_every_bad_character_is_counted_and_the_first_ones_located() -> None:
+    many = _many_students(30)
+    many = many.replace(b"<LastName>", b"<LastName>&#x2;")
+    with pytest.raises(DataSetError) as caught:
+        read_dataset(many)
+    error = caught.value
+    assert error.total == 30 and len(error.bad) == MAX_BAD
+    assert [b.row for b in error.bad[:4]] == [1, 2, 3, 4]
+    assert all(b.column == "LastName" for b in error.bad)
+
+
+def test_a_bad_character_outside_the_rows_has_no_row() -> None:
+    data = raw("students.xml").replace(b"<xs:schema ", b"\x01<xs:schema ", 1)
+    with pytest.raises(DataSetError) as caught:
+        read_dataset(data)
+    [bad] = caught.value.bad
+    assert (bad.row, bad.column, bad.value, bad.ids) == (None, None, None, ())
+    assert find_bad_characters(data) == (caught.value.bad, 1)
+
+
+def test_every_value_that_does_not_fit_its_type_is_located_with_its_row_ids() -> None:
+    dates = {
+        b"<DateOfBirth>2016-06-02T00:00:00+01:00</DateOfBirth>": b"<DateOfBirth>02/06/2016</DateOfBirth>",
+        b"<DateOfBirth>2016-03-27T00:00:00+00:00</DateOfBirth>": b"<DateOfBirth>2016-13-27T00:00:00</DateOfBirth>",
+    }
+    data = raw("students.xml")
+    for old, new in dates.items():
+        assert data.count(old) == 1
+        data = data.replace(old, new)
+    with pytest.raises(DataSetError) as caught:
+        read_dataset(data)
+    error = caught.value
+    assert error.kind == "type" and error.total == 2
+    assert str(error).startswith("2 values do not fit the type the answer's own schema gives")
+    assert [(b.row, b.column, b.value, b.problem, b.ids[0]) for b in error.bad] == [
+        (1, "DateOfBirth", "02/06/2016", "is not an xs:dateTime", ("StudentID", "1001")),
+        (3, "DateOfBirth", "2016-13-27T00:00:00", "is not an xs:dateTime", ("StudentID", "1003")),
+    ]

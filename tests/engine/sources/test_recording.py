@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 import pytest
 from lxml import etree
 
-from engine.errors import BromcomCredentialsError, BromcomFault, ConfigError
+from engine.errors import BromcomCredentialsError, BromcomFault, BromcomServerError, ConfigError
 from engine.secrets import scrub_bytes
 from engine.sources.bromcom import BromcomSource
 from engine.sources.recording import FORMAT, MANIFEST, Recorder
@@ -276,7 +276,7 @@ def test_source_records_an_error_page_that_echoes_the_request_with_no_form_of_th
     ).encode()
     server.on("findEntitiesBySchoolID", Reply(500, page, "text/html"))
 
-    with pytest.raises(BromcomFault):
+    with pytest.raises(BromcomServerError):  # Bromcom's server, not a fault or the URL
         recording_source.entities()
 
     [recorded] = [p for p in (tmp_path / "rec" / "20001").rglob("*.html")]

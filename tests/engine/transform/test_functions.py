@@ -8,7 +8,7 @@ from typing import Any
 import jmespath
 import pytest
 
-from engine.transform.functions import MappingFunctions
+from engine.transform.functions import MappingFunctions, NotADate
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -37,6 +37,41 @@ def test_date_keeps_the_day_as_written() -> None:
     # 2 June 2016 written in BST: read as written, never shifted back to 1 June.
     assert search("date(d)", {"d": "2016-06-02T00:00:00"}) == "2016-06-02"
     assert search("date(d)", {"d": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("2016-06-02", "2016-06-02"),
+        ("2016-06-02T23:30:00+01:00", "2016-06-02"),  # the day written, never moved to UTC
+        ("2016-06-02 00:00:00", "2016-06-02"),
+        ("2016-06-02T00:00:00.1234567+00:00", "2016-06-02"),
+        ("20160602", "2016-06-02"),  # ISO 8601's basic form
+    ],
+)
+def test_date_reads_iso_8601(written: str, day: str) -> None:
+    assert search("date(d)", {"d": written}) == day
+
+
+@pytest.mark.parametrize(
+    "written", ["31/02/2015", "2015-13-01", "2015-02-30", "02/06/2016", "soon"]
+)
+def test_date_keeps_a_value_that_is_not_a_date_as_sent(written: str) -> None:
+    # Never a guess at the day: the record carries it, and the check not_a_date holds it back.
+    assert search("date(d)", {"d": written}) == written
+
+
+@pytest.mark.parametrize(
+    "expression", ["current(s, `null`)", "current(`null`, s)", "age_on(s, '08-31')"]
+)
+def test_current_and_age_on_refuse_a_value_that_is_not_a_date(expression: str) -> None:
+    with pytest.raises(NotADate) as caught:
+        search(expression, {"s": "01/09/2025"})
+    assert caught.value.value == "01/09/2025"
+    assert (
+        str(caught.value)
+        == f"{expression.partition('(')[0]}() needs a date, and '01/09/2025' is not one"
+    )
 
 
 def test_year_code_applies_aliases_only() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import BromcomDataError
 from engine.sources import Table
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import load_mappings
@@ -275,3 +276,43 @@ def test_join_key_compares_whole_numbers_only() -> None:
     assert join_key("01001") == "01001" and join_key("1e3") == "1e3"
     assert join_key(True) != join_key(1)
     assert join_key(None) is None
+
+
+# -- dates Bromcom sent as text that is not a date --------------------------------------------
+
+
+def test_a_date_of_birth_that_is_not_a_date_is_kept_as_sent_for_its_check() -> None:
+    # A DateOfBirth column declared xs:string: the ISO ones are read, the others kept as sent,
+    # so the check not_a_date holds back those records alone and names their value.
+    rows = [
+        student(1, DateOfBirth="2016-06-02T00:00:00+01:00"),
+        student(2, DateOfBirth="31/02/2015"),
+        student(3, DateOfBirth="2015-13-01"),
+    ]
+    records = run(tables(rows)).records
+    assert [r["fields"]["dob"] for r in records] == ["2016-06-02", "31/02/2015", "2015-13-01"]
+
+
+@pytest.mark.parametrize(
+    ("over", "value"),
+    [
+        ({"StartDate": "01/09/2025"}, "01/09/2025"),  # decides who is on roll
+        ({"EndDate": "2026-13-01"}, "2026-13-01"),
+    ],
+)
+def test_a_start_or_end_that_is_not_a_date_fails_the_school_naming_the_record(
+    over: dict[str, Any], value: str
+) -> None:
+    with pytest.raises(BromcomDataError) as caught:
+        run(tables([student(1), student(2, **over)]))
+    message = str(caught.value)
+    assert message.startswith(f"Bromcom sent {value!r} in the data of record 2, where ")
+    assert "mappings/pupils.yaml:" in message and "current(StartDate, EndDate)" in message
+    assert "This is Bromcom data to correct" in message
+    assert caught.value.rows == ["2"] and caught.value.exit_code == 1
+
+
+def test_a_contacts_date_that_is_not_a_date_names_the_pupil() -> None:
+    data = tables([student(1)], StudentContacts=[contact(1, 50, 1, StartDate="2024/09/01")])
+    with pytest.raises(BromcomDataError, match="'2024/09/01' in the data of record 1"):
+        run(data)
