@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.commands.apply import push_plan
+from engine.commands.apply import push_plan, record_releases
 from engine.commands.plan import compute_plan, write_plan_files
 from engine.commands.result import SchoolResult, for_school, note_held, plan_message
 from engine.config.school import SchoolConfig
@@ -28,6 +28,7 @@ def _plan_and_apply(run: Run) -> SchoolResult:
             plan=plan,
             plan_files=files,
         )
+    record_releases(run, plan, [g for g in plan.guards if g.released], command="run")
     # The plan file is written before the push, so a push cut off can be finished with apply.
     result = push_plan(run, plan, plan_file=files.json if files else None)
     result.plan_files = files
