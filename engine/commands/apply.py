@@ -75,9 +75,11 @@ def _released(plan_path: Path, plan: Plan, given: Collection[str]) -> list[Guard
         )
     missing = [g for g in guards if g.guard not in given]
     if missing:
+        lacking = sorted({str(g.flag) for g in missing})
+        also = f" ({' and '.join(lacking)} was not given)" if given else ""
         step = (
             f"If the change is real and you have reviewed this plan and its report, push exactly "
-            f"this plan with `bromsync apply {plan_path} {' '.join(flags)}`."
+            f"this plan with `bromsync apply {plan_path} {' '.join(flags)}`{also}."
         )
         raise BlockedPlanError(
             f"{plan_path} is blocked; nothing was pushed: {blocked_reason(guards, step)}"
