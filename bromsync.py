@@ -383,8 +383,8 @@ def run(
     """Plan and apply each school; one school's failure does not stop the others.
 
     A school whose plan a guard blocks pushes nothing; --allow-mass-archive and
-    --allow-mass-blank lift the guards for every school of the command, so to release one
-    school after review prefer `bromsync apply PLANFILE --allow-mass-...`.
+    --allow-mass-blank lift the guards for every school of the command: to release one school
+    after review, give the flag to `bromsync apply PLANFILE` instead.
     Exit 0 all applied; 3 something was blocked, held back or rejected; 1 a school failed;
     2 bad configuration (nothing runs). Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
     """
