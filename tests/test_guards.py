@@ -350,6 +350,25 @@ def test_every_guard_that_fires_is_reported_and_apply_needs_each_flag(stack: Sta
     }
 
 
+def test_a_guard_run_lifted_stays_lifted_in_its_plan_file(stack: Stack) -> None:
+    _school_file(stack, "{max_blank_count: 3}")
+    _add_rows(stack, "Staff", 2002, range(2101, 2126))
+    bromsync("run", str(stack.school_file))
+    _keep_rows(stack, "Staff", 3)
+    _drop_payer_emails(stack)
+    out = ["--out", str(stack.plans)]
+    blocked = bromsync("run", str(stack.school_file), "--allow-mass-archive", *out)
+    assert blocked.exit_code == 3 and "would empty `payer_email`" in blocked.output
+    assert "would archive" not in blocked.output.split("blocked:")[1]
+    planfile = str(stack.plans / "100001.plan.json")
+    applied = bromsync("apply", planfile, "--allow-mass-blank")
+    assert "applied" in applied.output, applied.output
+    assert [(r[0], r[6].split()[0]) for r in _releases(stack)] == [
+        ("archive", "run"),
+        ("blank", "apply"),
+    ]
+
+
 def test_consent_school_with_nobody_consented_is_blocked(stack: Stack) -> None:
     content = stack.entity("Students")
     for row in content["rows"]:

@@ -19,6 +19,9 @@ def _plan_and_apply(run: Run) -> SchoolResult:
     plan, people = compute_plan(run)
     out_dir, show = run.options.out_dir, run.options.show_sensitive
     files = write_plan_files(plan, people, out_dir, show_sensitive=show) if out_dir else None
+    # Recorded even when another guard still blocks the plan: its file (--out) can be applied
+    # later with that guard's flag alone, and this release is then part of what was pushed.
+    record_releases(run, plan, [g for g in plan.guards if g.released], command="run")
     if plan.blocked:
         return SchoolResult(
             plan.name,
@@ -28,7 +31,6 @@ def _plan_and_apply(run: Run) -> SchoolResult:
             plan=plan,
             plan_files=files,
         )
-    record_releases(run, plan, [g for g in plan.guards if g.released], command="run")
     # The plan file is written before the push, so a push cut off can be finished with apply.
     result = push_plan(run, plan, plan_file=files.json if files else None)
     result.plan_files = files
