@@ -99,7 +99,14 @@ FETCH_JOBS = click.option(
     help="Bromcom entities fetched at once for one school.",
 )
 ALLOW_MASS_ARCHIVE = click.option(
-    "--allow-mass-archive", is_flag=True, help="Do not block a plan that archives many records."
+    "--allow-mass-archive",
+    is_flag=True,
+    help="After review: lift the archive guard (many records of a type archived at once).",
+)
+ALLOW_MASS_BLANK = click.option(
+    "--allow-mass-blank",
+    is_flag=True,
+    help="After review: lift the blank guard (one field emptied for many records of a type).",
 )
 PORT = click.option(
     "--port", default=0, show_default=True, help="Port to listen on (0: any free port)."
@@ -180,6 +187,7 @@ def _sync_options(
     out_dir: Path | None,
     show_sensitive: bool,
     allow_mass_archive: bool,
+    allow_mass_blank: bool,
     record: Path | None,
     fetch_jobs: int,
     offline: bool = False,
@@ -192,6 +200,7 @@ def _sync_options(
         out_dir=out_dir,
         show_sensitive=show_sensitive,
         allow_mass_archive=allow_mass_archive,
+        allow_mass_blank=allow_mass_blank,
         on_event=_echo_event,
         record_dir=record,
         fetch_jobs=fetch_jobs,
@@ -211,6 +220,12 @@ def _report(results: Sequence[Any]) -> int:
         if r.plan_files:
             click.echo(f"    plan: {r.plan_files.json}")
             click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
+            flags = r.plan.release_flags() if r.plan and r.plan.blocked else None
+            if flags:
+                click.echo(
+                    f"    after review, to push it: bromsync apply {r.plan_files.json} "
+                    + " ".join(flags)
+                )
         for rejected in r.rejected[:20]:
             click.echo(
                 scrub_known(
@@ -255,6 +270,7 @@ def check(file: Path) -> int:
     help="Folder for <urn>.plan.json, and the report as <urn>.plan.md and .plan.html.",
 )
 @ALLOW_MASS_ARCHIVE
+@ALLOW_MASS_BLANK
 @click.option(
     "--offline",
     is_flag=True,
@@ -267,6 +283,7 @@ def plan(
     files: tuple[Path, ...],
     out_dir: Path,
     allow_mass_archive: bool,
+    allow_mass_blank: bool,
     offline: bool,
     state_dir: str | None,
     show_sensitive: bool,
@@ -276,39 +293,61 @@ def plan(
     """Fetch from Bromcom, read ParentPay, check and diff; write each school's plan. Pushes nothing.
 
     The plan turns what ParentPay holds now into what Bromcom says, for the records bromsync
-    manages; it lists drift (fields changed in ParentPay by hand). Needs BROMSYNC_PARENTPAY_URL
-    and BROMSYNC_PARENTPAY_TOKEN unless --offline. A school's own problem (its file invalid, its
-    password variable unset) fails that school alone. Exit 0 plan written; 3 a guard blocked a
-    school or checks held records back; 1 a school failed; 2 bad configuration (a school's own,
-    or, with nothing run, one common to all). With several schools 2 outranks 1, then 3, then 0.
+    manages; it lists drift (fields changed in ParentPay by hand). A plan that archives or
+    empties a field for many records at once is blocked (docs/school-file.md, the guards):
+    review it, then push it with `bromsync apply DIR/<urn>.plan.json --allow-mass-archive`
+    (or --allow-mass-blank). Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN unless
+    --offline. A school's own problem (its file invalid, its password variable unset) fails that
+    school alone. Exit 0 plan written; 3 a guard blocked a school or checks held records back;
+    1 a school failed; 2 bad configuration (a school's own, or, with nothing run, one common to
+    all). With several schools 2 outranks 1, then 3, then 0.
     """
     from engine.commands.batch import run_files
 
     options = _sync_options(
-        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs, offline
+        state_dir,
+        out_dir,
+        show_sensitive,
+        allow_mass_archive,
+        allow_mass_blank,
+        record,
+        fetch_jobs,
+        offline,
     )
     return _report(run_files(files, options, command="plan"))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("planfile", type=click.Path(path_type=Path))
+@ALLOW_MASS_ARCHIVE
+@ALLOW_MASS_BLANK
 @STATE_DIR
 @_returns_code
-def apply(planfile: Path, state_dir: str | None) -> int:
+def apply(
+    planfile: Path, allow_mass_archive: bool, allow_mass_blank: bool, state_dir: str | None
+) -> int:
     """Push exactly the changes of PLANFILE to ParentPay.
 
     A plan whose push was cut off (a crash, ParentPay down) is finished: the batches ParentPay
     acknowledged are skipped, the others sent with their same keys, so nothing goes twice.
-    Refused if the plan was edited, was blocked, was made --offline, was already applied, or
-    another upload has been acknowledged since it was made. Needs BROMSYNC_PARENTPAY_URL and
-    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
-    1 ParentPay failed; 2 the plan cannot be applied (stale, edited, missing) or bad configuration.
+    Refused if the plan was edited, was made --offline, was already applied, or another upload
+    has been acknowledged since it was made. A plan a guard blocked goes only with the flag of
+    each guard that blocked it (--allow-mass-archive, --allow-mass-blank), after review; the
+    release and who ran it are recorded in the state. Needs BROMSYNC_PARENTPAY_URL and
+    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Exit 0 all applied;
+    3 blocked, held back or rejected records; 1 ParentPay failed; 2 the plan cannot be applied
+    (stale, edited, missing) or bad configuration.
     """
     from engine.commands.apply import apply_plan
     from engine.pipeline import Options
 
-    result = apply_plan(planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event))
-    return _report([result])
+    options = Options(
+        state_dir=_state_dir(state_dir),
+        allow_mass_archive=allow_mass_archive,
+        allow_mass_blank=allow_mass_blank,
+        on_event=_echo_event,
+    )
+    return _report([apply_plan(planfile, options)])
 
 
 @cli.command(context_settings=CONTEXT)
@@ -328,6 +367,7 @@ def apply(planfile: Path, state_dir: str | None) -> int:
     "Indexed Job's share is JOB_COMPLETION_INDEX + 1).",
 )
 @ALLOW_MASS_ARCHIVE
+@ALLOW_MASS_BLANK
 @click.option(
     "--out",
     "out_dir",
@@ -342,6 +382,7 @@ def run(
     jobs: int,
     shard: str | None,
     allow_mass_archive: bool,
+    allow_mass_blank: bool,
     out_dir: Path | None,
     state_dir: str | None,
     show_sensitive: bool,
@@ -351,10 +392,12 @@ def run(
     """Plan and apply each school; one school's failure does not stop the others.
 
     A school's own problem (its file invalid, its password variable unset) fails that school
-    alone; only ParentPay's URL or token, or a usage error, stops every school. Exit 0 all
-    applied; 3 something was blocked, held back or rejected; 1 a school failed; 2 bad
-    configuration. With several schools 2 outranks 1, then 3, then 0. Needs
-    BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    alone; only ParentPay's URL or token, or a usage error, stops every school. A school whose
+    plan a guard blocks pushes nothing; --allow-mass-archive and --allow-mass-blank lift the
+    guards for every school of the command: to release one school after review, give the flag
+    to `bromsync apply PLANFILE` instead. Exit 0 all applied; 3 something was blocked, held back
+    or rejected; 1 a school failed; 2 bad configuration. With several schools 2 outranks 1, then
+    3, then 0. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
     """
     from engine.commands.batch import pick_shard, run_files
 
@@ -366,7 +409,13 @@ def run(
         )
         return 0
     options = _sync_options(
-        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
+        state_dir,
+        out_dir,
+        show_sensitive,
+        allow_mass_archive,
+        allow_mass_blank,
+        record,
+        fetch_jobs,
     )
     return _report(run_files(chosen, options, command="run", jobs=jobs))
 

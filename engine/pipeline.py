@@ -41,6 +41,7 @@ class Options:
     state_dir: Path
     out_dir: Path | None = None
     allow_mass_archive: bool = False
+    allow_mass_blank: bool = False
     offline: bool = False  # plan against bromsync's memory alone, without reading ParentPay
     show_sensitive: bool = False
     mappings_dir: Path | None = None
@@ -51,6 +52,12 @@ class Options:
     parentpay_timeout: float | None = None  # --parentpay-timeout; None: the school file's
     source_factory: Callable[[SchoolConfig], Source] | None = None
     target_factory: Callable[[], Target] | None = None
+
+    @property
+    def released_guards(self) -> frozenset[str]:
+        """The guards this command's --allow-mass-archive and --allow-mass-blank lift."""
+        flags = {"archive": self.allow_mass_archive, "blank": self.allow_mass_blank}
+        return frozenset(guard for guard, given in flags.items() if given)
 
     def open_source(self, school: SchoolConfig) -> Source:
         """The school's MIS source (a test factory, or Bromcom, recording if asked to)."""

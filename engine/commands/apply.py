@@ -7,6 +7,8 @@ batch ParentPay applied but whose answer was lost gets its first answer back, ap
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Collection, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -18,6 +20,7 @@ from engine.digest import digest
 from engine.errors import BlockedPlanError, ExitCode, PlanError, TargetError
 from engine.pipeline import Options, PlanSchool, Run, open_run
 from engine.plan.diff import apply_change
+from engine.plan.guards import RELEASE_FLAGS, GuardHit, blocked_reason, blocking
 from engine.plan.plan import Plan, read_plan
 from engine.records import OpResult, Record
 from engine.state.store import PlanUploads, State, state_path
@@ -34,11 +37,7 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
             "may not be what ParentPay needs now; nothing was pushed. Run `bromsync plan` "
             "without --offline, review that plan, then apply it."
         )
-    if plan.blocked:
-        raise BlockedPlanError(
-            f"{plan_path} is blocked ({plan.blocked_reason}); nothing was pushed. "
-            "Make a new plan (with --allow-mass-archive if the archives are real)."
-        )
+    released = _released(plan_path, plan, options.released_guards)
     path = state_path(options.state_dir, plan.urn)
     if not path.exists():
         raise PlanError(
@@ -50,11 +49,70 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
         done = state.plan_uploads(plan.digest)
     skip = _acknowledged(plan_path, plan, current, done)
     with open_run(PlanSchool(plan.name, plan.urn), options, "apply") as run:
+        record_releases(run, plan, released, command=f"apply {plan_path}")
         result = push_plan(run, plan, skip_batches=skip, plan_file=plan_path)
         note_held(result, plan)
         log_result(run, result)
     result.state = path
     return result
+
+
+def _released(plan_path: Path, plan: Plan, given: Collection[str]) -> list[GuardHit]:
+    """The guards this apply lifts: a blocked plan goes only with the flag of each guard that
+    blocks it (docs/cli.md), and one the consent guard blocks never goes."""
+    if not plan.blocked:
+        return []
+    flags = plan.release_flags()
+    guards = blocking(plan.guards)
+    if flags is None:
+        why = (
+            "no flag lifts it: fix the cause and make a new plan"
+            if guards
+            else "it does not say which guards blocked it (an older bromsync wrote it): make a "
+            "new plan with `bromsync plan FILE --out DIR` and review that"
+        )
+        raise BlockedPlanError(
+            f"{plan_path} is blocked, and {why}; nothing was pushed. Why it is blocked: "
+            f"{plan.blocked_reason}"
+        )
+    missing = [g for g in guards if g.guard not in given]
+    if missing:
+        lacking = sorted({str(g.flag) for g in missing})
+        also = f" ({' and '.join(lacking)} was not given)" if given else ""
+        step = (
+            f"If the change is real and you have reviewed this plan and its report, push exactly "
+            f"this plan with `bromsync apply {plan_path} {' '.join(flags)}`{also}."
+        )
+        raise BlockedPlanError(
+            f"{plan_path} is blocked; nothing was pushed: {blocked_reason(guards, step)}"
+        )
+    return guards
+
+
+def released_by() -> str:
+    """Who lifts a guard, for the state's guard_releases: the OS user at this machine."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment or the password database
+        user = "unknown user"
+    return f"{user}@{socket.gethostname()}"
+
+
+def record_releases(run: Run, plan: Plan, guards: Sequence[GuardHit], *, command: str) -> None:
+    """Record in the state that `command` lifted these guards of this plan, and say so."""
+    if not guards:
+        return
+    flags = [f for g, f in RELEASE_FLAGS.items() if any(h.guard == g for h in guards)]
+    run.state.record_guard_releases(
+        run_id=run.run_id,
+        plan_digest=plan.digest,
+        urn=plan.urn,
+        guards=[g.to_json() for g in guards],
+        released_by=released_by(),
+        command=" ".join([command, *flags]),
+    )
+    lifted = "; ".join(g.message for g in guards)
+    run.say("guard", f"lifted by {' '.join(flags)} after review ({lifted})")
 
 
 def _acknowledged(

@@ -23,7 +23,7 @@ from engine.errors import BromsyncError
 from engine.events import school_headline
 from engine.pipeline import Options, Run, open_run, prepare
 from engine.plan.diff import diff
-from engine.plan.guards import archive_guard, consent_guard
+from engine.plan.guards import archive_guards, blocked_reason, consent_guards
 from engine.records import RECORD_TYPES, TYPES, Record, natural_key
 from engine.state.store import state_path
 from engine.targets.manual_upload import formula_hits, render_csv, write_atomic
@@ -111,12 +111,15 @@ def _export(run: Run, out_dir: Path) -> ExportResult:
         held=_held_records(hits, baseline),
     )
 
-    reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
-    if reason is None and not options.allow_mass_archive:
+    guards = consent_guards(school, {t.type: (len(t.records), t.no_consent) for t in results})
+    if not guards and not options.allow_mass_archive:
         # ParentPay takes a manual upload as the whole list and archives whoever it leaves out,
         # held records included, so the guard counts them (held=() here, unlike `plan`).
         _, summary = diff(kept, baseline, types={t.type for t in results})
-        reason = archive_guard(school, summary, baseline)
+        guards = archive_guards(school, summary, baseline)
+    reason = blocked_reason(
+        guards, "If the leavers are real, review them and export again with --allow-mass-archive."
+    )
     if reason is not None:
         result.exit_code, result.blocked_reason = 3, reason
         result.message = f"blocked, no file written: {reason}"

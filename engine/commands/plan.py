@@ -6,12 +6,13 @@ import dataclasses
 from contextlib import closing
 from pathlib import Path
 
+from engine.commands.apply import record_releases
 from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
 from engine.config.school import SchoolConfig
 from engine.events import heartbeat
 from engine.pipeline import Options, Run, prepare
 from engine.plan.diff import Change, diff
-from engine.plan.guards import archive_guard, consent_guard
+from engine.plan.guards import find_guards
 from engine.plan.plan import Plan, PlanFiles, build_plan, write_plan
 from engine.plan.reconcile import reconcile
 from engine.plan.rejections import skip_known_rejections
@@ -48,9 +49,14 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
     changes = [_with_reason(c, seen.drifted) for c in changes]
     changes, refused = skip_known_rejections(changes, summary, state.rejections())
     results = prepared.results
-    reason = consent_guard(school, {t.type: (len(t.records), t.no_consent) for t in results})
-    if reason is None and not run.options.allow_mass_archive:
-        reason = archive_guard(school, summary, seen.baseline)
+    guards = find_guards(
+        school,
+        consent={t.type: (len(t.records), t.no_consent) for t in results},
+        summary=summary,
+        changes=changes,
+        baseline=seen.baseline,
+        released=run.options.released_guards,
+    )
     plan = build_plan(
         school=school,
         run_id=run.run_id,
@@ -61,7 +67,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         checks=[*prepared.hits, *seen.hits, *refused],
         no_consent=sum(t.no_consent for t in results),
         left_out={t.type: t.left_out for t in results},
-        blocked_reason=reason,
+        guards=guards,
         drift=seen.drift,
         unmanaged=None if live is None else seen.unmanaged,
         adopted=[r["mis_id"] for r in seen.adopted],
@@ -71,7 +77,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         **memory,
         **{r["mis_id"]: r for t in results for r in t.records},
     }
-    run.say("plan", f"{len(changes)} changes" + (" (blocked)" if reason else ""))
+    run.say("plan", f"{len(changes)} changes" + (" (blocked)" if plan.blocked else ""))
     return plan, people
 
 
@@ -104,6 +110,9 @@ def write_plan_files(
 
 def _plan_only(run: Run) -> SchoolResult:
     plan, people = compute_plan(run)
+    # A plan made with --allow-mass-* is not blocked, so `apply` pushes it without a flag: the
+    # release is this command's, and recorded now.
+    record_releases(run, plan, [g for g in plan.guards if g.released], command="plan")
     out_dir = run.options.out_dir or Path("plans")
     files = write_plan_files(plan, people, out_dir, show_sensitive=run.options.show_sensitive)
     return SchoolResult(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.commands.apply import push_plan
+from engine.commands.apply import push_plan, record_releases
 from engine.commands.plan import compute_plan, write_plan_files
 from engine.commands.result import SchoolResult, for_school, note_held, plan_message
 from engine.config.school import SchoolConfig
@@ -19,6 +19,9 @@ def _plan_and_apply(run: Run) -> SchoolResult:
     plan, people = compute_plan(run)
     out_dir, show = run.options.out_dir, run.options.show_sensitive
     files = write_plan_files(plan, people, out_dir, show_sensitive=show) if out_dir else None
+    # Recorded even when another guard still blocks the plan: its file (--out) can be applied
+    # later with that guard's flag alone, and this release is then part of what was pushed.
+    record_releases(run, plan, [g for g in plan.guards if g.released], command="run")
     if plan.blocked:
         return SchoolResult(
             plan.name,

@@ -99,6 +99,8 @@ class SchoolConfig:
     dietary_allow: tuple[str, ...] = ()
     max_archive_percent: float = 10
     max_archive_count: int = 25
+    max_blank_percent: float = 10
+    max_blank_count: int = 10
     drift: str = "restore"  # "restore" | "report": a field changed in ParentPay since the upload
     # mis_ids whose change of identity (Bromcom reused the ID for someone else, or a real
     # correction of both date of birth and legal surname) a person has confirmed.
@@ -140,6 +142,8 @@ class SchoolConfig:
             "dietary_allow": list(self.dietary_allow),
             "max_archive_percent": self.max_archive_percent,
             "max_archive_count": self.max_archive_count,
+            "max_blank_percent": self.max_blank_percent,
+            "max_blank_count": self.max_blank_count,
             "drift": self.drift,
             "identity_confirmed": list(self.identity_confirmed),
             "checks": self.check_settings(),
@@ -330,7 +334,7 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
         )
     if "allow" in data.get("dietary", {}):
         optional["dietary_allow"] = tuple(data["dietary"]["allow"])
-    for key in ("max_archive_percent", "max_archive_count"):
+    for key in ("max_archive_percent", "max_archive_count", "max_blank_percent", "max_blank_count"):
         if key in data.get("guards", {}):
             optional[key] = data["guards"][key]
     if "drift" in data:

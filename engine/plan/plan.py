@@ -19,6 +19,7 @@ from engine.digest import digest
 from engine.errors import PlanError
 from engine.files import write_private
 from engine.plan.diff import Change, empty_summary, operation_of
+from engine.plan.guards import GuardHit, blocked_reason, blocking, plan_next_step, release_flags
 from engine.records import OPS
 
 FORMAT_VERSION = 1
@@ -73,6 +74,21 @@ class Plan:
     def blocked_reason(self) -> str | None:
         reason = self.data["blocked_reason"]
         return None if reason is None else str(reason)
+
+    @property
+    def guards(self) -> list[GuardHit]:
+        """Every guard that fired, lifted by a flag or not (docs/plan.md); [] in a plan
+        written before guards were recorded one by one."""
+        return [GuardHit.from_json(g) for g in self.data.get("guards", [])]
+
+    def release_flags(self) -> list[str] | None:
+        """The flags `apply` needs to push this blocked plan; None if no flag can (the consent
+        guard blocks it, or the plan does not say which guards fired)."""
+        if not self.blocked:
+            return []
+        if not blocking(self.guards):
+            return None
+        return release_flags(self.guards)
 
     @property
     def offline(self) -> bool:
@@ -138,13 +154,16 @@ def build_plan(
     checks: Sequence[CheckHit],
     no_consent: int,
     left_out: Mapping[str, Mapping[str, int]],
-    blocked_reason: str | None,
+    guards: Sequence[GuardHit] = (),
     drift: Sequence[Mapping[str, Any]] = (),
     unmanaged: Mapping[str, int] | None = None,
     adopted: Sequence[str] = (),
 ) -> Plan:
     """The plan as written to `<urn>.plan.json`. `unmanaged` None: planned --offline, without
-    reading ParentPay (docs/plan.md); `apply` refuses such a plan."""
+    reading ParentPay (docs/plan.md); `apply` refuses such a plan. `guards`: every guard that
+    fired; the plan is blocked when one of them was not lifted by its flag."""
+    flags = release_flags(guards)
+    reason = blocked_reason(guards, None if flags is None else plan_next_step(school.urn, flags))
     data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "school": {"urn": school.urn, "name": school.name},
@@ -166,8 +185,9 @@ def build_plan(
         ],
         "excluded": {"no_consent": no_consent},
         "left_out": {kind: dict(rules) for kind, rules in left_out.items()},
-        "blocked": blocked_reason is not None,
-        "blocked_reason": blocked_reason,
+        "blocked": reason is not None,
+        "blocked_reason": reason,
+        "guards": [g.to_json() for g in guards],
         "drift": [dict(d) for d in drift],
         "drift_mode": school.drift,
         "check_settings": school.check_settings(),

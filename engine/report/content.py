@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.plan.guards import advice, blocking
 from engine.plan.plan import Plan, summary_line
 from engine.records import (
     OPS,
@@ -140,6 +141,7 @@ class Report:
     date: str
     summary: str
     baseline_note: str
+    # Why a plan is blocked, as data (a plan that does not list its guards one by one), else None.
     blocked_reason: str | None
     totals: list[tuple[str, list[int]]]  # (type title, counts in totals_head order)
     sections: list[Section]
@@ -152,6 +154,11 @@ class Report:
     drift: list[list[str]] = field(default_factory=list)
     drift_note: str = ""
     parentpay_note: str = ""  # what the read of ParentPay found, or that the plan is offline
+    # The blocked box from the plan's guards: one line per guard that blocks it, then the
+    # likely causes and what to do (prose).
+    blocked_guards: list[str] = field(default_factory=list)
+    blocked_advice: list[str] = field(default_factory=list)
+    lifted: list[str] = field(default_factory=list)  # guards a flag lifted, after review (prose)
 
 
 DRIFT_COLUMNS = ("Record", "Field", "ParentPay now", "Last uploaded", "Bromcom")
@@ -420,13 +427,44 @@ def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]
         if show
         else f"Dietary needs and free-meal details are shown as {MASK}; make the plan with "
         "`--show-sensitive` to see them.",
-        "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
+        _blocked_footer(d)
         if d["blocked"]
         else f"To push exactly this plan to ParentPay: `bromsync apply {d['school']['urn']}.plan.json` "
         "(the plan file beside this report). It is refused if the file was edited or ParentPay has "
         "acknowledged another upload since.",
     ]
     return baseline, left_out, footer
+
+
+def _blocked_footer(d: Mapping[str, Any]) -> str:
+    flags = Plan(dict(d)).release_flags()
+    if not flags:
+        return "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
+    return (
+        f"This plan is blocked: `bromsync apply` refuses it unless given `{' '.join(flags)}`, "
+        "after review (see the box at the top)."
+    )
+
+
+def _guards(plan: Plan) -> tuple[list[str], list[str], list[str]]:
+    """The blocked box's lines and advice, and the guards lifted by a flag, as prose."""
+    guards = plan.guards
+    block = blocking(guards)
+    flags = plan.release_flags()
+    step = None
+    if flags is not None:  # the report lies beside the plan file, so name it as the footer does
+        step = (
+            "If the change is real, and this report shows only what you expect, push exactly this "
+            f"plan with `bromsync apply {plan.urn}.plan.json {' '.join(flags)}` (the plan file "
+            "beside this report)."
+        )
+    lines = [_capital(g.message.rstrip(".")) + "." for g in block]
+    lifted = [
+        f"Lifted with `{g.flag}` after review: {g.message.rstrip('.')}."
+        for g in guards
+        if g.released
+    ]
+    return lines, advice(block, step) if block else [], lifted
 
 
 def _capital(text: str) -> str:
@@ -454,11 +492,15 @@ def build_report(
         if any(c.values())
     ]
     baseline, left_out, footer = _prose(d, show_sensitive)
-    blocked = _capital(d["blocked_reason"] or "no reason was recorded") if d["blocked"] else None
+    guard_lines, guard_advice, lifted = _guards(plan)
+    blocked = None
+    if d["blocked"] and not guard_lines:
+        blocked = _capital(d["blocked_reason"] or "no reason was recorded")
     drift, drift_note = _drift(plan, people, show_sensitive)
     return Report(
         d["school"]["name"], d["school"]["urn"], d.get("site_id"), _date(d.get("today", "")),
         _capital(summary_line(summary)), baseline, blocked, totals,
         _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
         drift=drift, drift_note=drift_note if drift else "", parentpay_note=_parentpay_note(d),
+        blocked_guards=guard_lines, blocked_advice=guard_advice, lifted=lifted,
     )  # fmt: skip

@@ -30,7 +30,9 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace
 .blocked { border: 2px solid var(--red); background: var(--red-bg); border-radius: 8px;
   padding: 14px 18px; margin: 16px 0 20px; }
 .blocked h2 { color: var(--red); margin-bottom: 6px; }
-.blocked p { margin: 0; }
+.blocked p { margin: 6px 0 0; }
+.blocked ul { margin: 0; padding-left: 20px; }
+.lifted { margin: 0 0 12px; }
 table { border-collapse: collapse; min-width: 50%; margin: 6px 0 12px; font-size: 14px; }
 th, td { text-align: left; padding: 5px 10px 5px 7px; border-bottom: 1px solid var(--line); vertical-align: top;
   white-space: nowrap; }
@@ -162,11 +164,16 @@ def _header(r: Report) -> str:
         + (f'<p class="meta">{_prose(r.parentpay_note)}</p>\n' if r.parentpay_note else "")
         + "</header>\n"
     )
-    if r.blocked_reason:
-        out += (
-            '<div class="blocked" role="alert">\n<h2>Blocked: nothing will be pushed</h2>\n'
-            f"<p>{_e(r.blocked_reason)}</p>\n</div>\n"
-        )
+    out += "".join(f'<p class="lifted">{_prose(line)}</p>\n' for line in r.lifted)
+    if r.blocked_reason or r.blocked_guards:
+        out += '<div class="blocked" role="alert">\n<h2>Blocked: nothing will be pushed</h2>\n'
+        if r.blocked_reason:
+            out += f"<p>{_e(r.blocked_reason)}</p>\n"
+        if r.blocked_guards:
+            items = "".join(f"<li>{_prose(line)}</li>\n" for line in r.blocked_guards)
+            out += f"<ul>\n{items}</ul>\n"
+        out += "".join(f"<p>{_prose(paragraph)}</p>\n" for paragraph in r.blocked_advice)
+        out += "</div>\n"
     if r.totals:
         head = "<th></th>" + "".join(f'<th class="num">{_e(h)}</th>' for h in r.totals_head)
         rows = "".join(

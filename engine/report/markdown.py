@@ -54,8 +54,15 @@ def render_markdown(r: Report) -> str:
     out = [f"# {md(r.school)}: sync plan", "", f"**{r.summary}**", ""]
     out += [f"{r.date} · URN {r.urn} · ParentPay site {r.site_id} · {r.baseline_note}", ""]
     out += [r.parentpay_note, ""] if r.parentpay_note else []
-    if r.blocked_reason:
-        out += ["> ## ⛔ Blocked: nothing will be pushed", ">", f"> {md(r.blocked_reason)}", ""]
+    out += [*(f"⚠️ {line}" for line in r.lifted), ""] if r.lifted else []
+    if r.blocked_reason or r.blocked_guards:
+        out += ["> ## ⛔ Blocked: nothing will be pushed", ">"]
+        if r.blocked_reason:
+            out += [f"> {md(r.blocked_reason)}"]
+        out += [f"> - {line}" for line in r.blocked_guards]
+        for paragraph in r.blocked_advice:
+            out += [">", f"> {paragraph}"]
+        out += [""]
     if r.totals:
         out += _md_table(
             ("", *r.totals_head), [[t, *map(str, n)] for t, n in r.totals], right_from=1

@@ -7,6 +7,7 @@ One file per school, `<state_dir>/<urn>.duckdb`, holding:
 - `check_results`: what the checks of every run flagged (append-only history);
 - `uploaded`: the last acknowledged state of each record in ParentPay (the diff's baseline);
 - `uploads` and `upload_results`: every acknowledged batch and each operation's answer;
+- `guard_releases`: each guard a person lifted with --allow-mass-archive or --allow-mass-blank;
 - `bromsync_meta` and the stable views analysts query (engine/state/views.py).
 All loads are bulk (an Arrow table registered and inserted with one statement); nothing is
 inserted row by row. `docs/state.md` documents the tables and views for analysts.
@@ -57,6 +58,10 @@ CREATE TABLE IF NOT EXISTS match_holds (
 CREATE TABLE IF NOT EXISTS upload_results (
     upload_id VARCHAR, idx INTEGER, op VARCHAR, type VARCHAR, mis_id VARCHAR,
     status VARCHAR, code VARCHAR, message VARCHAR, operation JSON);
+CREATE TABLE IF NOT EXISTS guard_releases (
+    run_id VARCHAR, plan_digest VARCHAR, urn INTEGER, guard VARCHAR, type VARCHAR,
+    field VARCHAR, count INTEGER, active INTEGER, released_at TIMESTAMP, released_by VARCHAR,
+    command VARCHAR);
 """
 
 _ARROW_TYPES = {
@@ -602,6 +607,52 @@ class State:
                     ),
                     "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
                 )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def record_guard_releases(
+        self,
+        *,
+        run_id: str,
+        plan_digest: str,
+        urn: int,
+        guards: Sequence[dict[str, Any]],
+        released_by: str,
+        command: str,
+    ) -> None:
+        """Record who lifted which guards of which plan, and with what command (docs/state.md).
+
+        `guards` are the plan's guard entries lifted (guard, type, field, count, active).
+        """
+        if not guards:
+            return
+        n = len(guards)
+        rows = pa.table(
+            {
+                "run_id": [run_id] * n,
+                "plan_digest": [plan_digest] * n,
+                "urn": pa.array([urn] * n, pa.int32()),
+                "guard": [g["guard"] for g in guards],
+                "type": [g["type"] for g in guards],
+                "field": pa.array([g.get("field") for g in guards], pa.string()),
+                "count": pa.array([g["count"] for g in guards], pa.int32()),
+                "active": pa.array([g.get("active") for g in guards], pa.int32()),
+                "released_by": [released_by] * n,
+                "command": [command] * n,
+            }
+        )
+        # A statement before register(): a SELECT read with fetchone() leaves its result open,
+        # which register() refuses; the transaction keeps one release's rows together.
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self._insert(
+                "guard_releases",
+                rows,
+                "run_id, plan_digest, urn, guard, type, field, count, active, now()::TIMESTAMP, "
+                "released_by, command",
+            )
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

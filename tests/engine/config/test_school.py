@@ -127,14 +127,8 @@ def test_schema_defaults_match_dataclass_defaults() -> None:
         tuple(props["upload"]["properties"]["include_enrolment_statuses"]["default"])
         == (defaults["include_enrolment_statuses"])
     )
-    assert (
-        props["guards"]["properties"]["max_archive_percent"]["default"]
-        == (defaults["max_archive_percent"])
-    )
-    assert (
-        props["guards"]["properties"]["max_archive_count"]["default"]
-        == (defaults["max_archive_count"])
-    )
+    for key in ("max_archive_percent", "max_archive_count", "max_blank_percent", "max_blank_count"):
+        assert props["guards"]["properties"][key]["default"] == defaults[key], key
     minimal = load_school(CASES / "good_minimal.yaml")
     assert minimal.dietary_allow == tuple(props["dietary"]["properties"]["allow"]["default"])
     assert dict(minimal.year_code_aliases) == props["year_code_aliases"]["default"]

@@ -3,6 +3,7 @@ Markdown and HTML."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from engine.config.school import BromcomSettings, SchoolConfig
 from engine.plan.diff import diff
+from engine.plan.guards import GuardHit
 from engine.plan.plan import Plan, build_plan
 from engine.report.content import MASK, build_report
 from engine.report.html import render_html
@@ -190,7 +192,18 @@ CHECKS = [
 ]
 
 
-def make_plan(*, blocked: str | None = None) -> tuple[Plan, dict[str, Any]]:
+ARCHIVE_40 = GuardHit(
+    "archive", "pupil", 40, 100, "this plan would archive 40 of 100 pupils (40%), more than "
+    "guards.max_archive_percent (10%) and guards.max_archive_count (25)",
+)  # fmt: skip
+BLANK_EMAIL = GuardHit(
+    "blank", "pupil", 95, 100, "this plan would empty `payer_email` for 95 of 100 pupils in "
+    "ParentPay (95%), more than guards.max_blank_percent (10%) and guards.max_blank_count (10)",
+    field="payer_email",
+)  # fmt: skip
+
+
+def make_plan(*, guards: tuple[GuardHit, ...] = ()) -> tuple[Plan, dict[str, Any]]:
     today, baseline = event_school()
     changes, summary = diff(today, baseline, types={"pupil", "staff", "preadmission"})
     plan = build_plan(
@@ -207,7 +220,7 @@ def make_plan(*, blocked: str | None = None) -> tuple[Plan, dict[str, Any]]:
             "staff": {"current": 1},
             "preadmission": {"accepted": 0},
         },
-        blocked_reason=blocked,
+        guards=guards,
         drift=[
             {"type": "pupil", "mis_id": "1004", "field": "payer_email",
              "parentpay": "mum@example.org", "uploaded": "m.hussain@example.org",
@@ -253,9 +266,7 @@ def test_html_snapshot(show_sensitive: bool, html_snapshot: SnapshotAssertion) -
 
 
 def test_blocked_markdown_snapshot(raw: SnapshotAssertion) -> None:
-    plan, people = make_plan(
-        blocked="this plan would archive 40 of 100 pupils (40%); check <the fetch> & consent"
-    )
+    plan, people = make_plan(guards=(ARCHIVE_40, BLANK_EMAIL))
     assert render_markdown(build_report(plan, people=people)) == raw
 
 
@@ -400,7 +411,7 @@ def tricky_plan() -> tuple[Plan, dict[str, Any]]:
     plan = build_plan(
         school=SCHOOL, run_id="r", today="2026-11-28", baseline_id=None,
         changes=diff([nasty], {}, types={"pupil"})[0], summary=None,
-        checks=[], no_consent=0, left_out={}, blocked_reason=None,
+        checks=[], no_consent=0, left_out={},
     )  # fmt: skip
     checks = [check("odd", "warning", ["1"], "Look at <this>.", "Fix & retry.", ["a|b", "<i>"])]
     return Plan({**plan.data, "checks": checks}), {"1": nasty}
@@ -433,12 +444,54 @@ def test_markdown_escapes_table_pipes_links_and_tags() -> None:
 
 @pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
 def test_blocked_plan_opens_with_the_blocked_box(render: Any) -> None:
-    plan, people = make_plan(blocked="this plan would archive 40 of 100 pupils (40%)")
+    plan, people = make_plan(guards=(ARCHIVE_40, BLANK_EMAIL))
     text = render(build_report(plan, people=people))
     box = text.index("Blocked: nothing will be pushed")
-    assert text.index("This plan would archive 40 of 100 pupils (40%)") > box
-    assert box < text.index("Nursery N1") and "refuses it" in text
-    assert "bromsync apply 100001.plan.json" not in text
+    # Every guard that fired, each with its type, field and how many of how many.
+    assert (
+        box
+        < text.index("This plan would archive 40 of 100 pupils (40%)")
+        < text.index("payer_email")
+    )
+    assert "for 95 of 100 pupils in ParentPay (95%)" in text
+    assert "a column renamed or misspelt" in text and "switched to consent" in text
+    assert "bromsync apply 100001.plan.json --allow-mass-archive --allow-mass-blank" in text
+    assert box < text.index("Nursery N1") and "refuses it unless given" in text
+    assert "To push exactly this plan to ParentPay" not in text
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
+def test_a_plan_the_consent_guard_blocks_offers_no_flag(render: Any) -> None:
+    nobody = GuardHit(
+        "consent", "pupil", 12, None, "none of its 12 pupils has consent", rule="consent"
+    )
+    plan, people = make_plan(guards=(nobody,))
+    text = render(build_report(plan, people=people))
+    assert "None of its 12 pupils has consent." in text
+    assert "--allow-mass" not in text and "Fix the cause and make a new plan." in text
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
+def test_a_guard_lifted_by_its_flag_is_noted_and_does_not_block(render: Any) -> None:
+    lifted = dataclasses.replace(ARCHIVE_40, released=True)
+    plan, people = make_plan(guards=(lifted,))
+    text = render(build_report(plan, people=people))
+    assert plan.blocked is False and "Blocked" not in text
+    assert "Lifted with" in text and "after review: this plan would archive 40 of 100" in text
+
+
+@pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
+def test_a_plan_without_its_guards_listed_shows_its_reason_as_data(render: Any) -> None:
+    plan, people = make_plan()
+    older = Plan({**plan.data, "blocked": True, "blocked_reason": "too many <archives> & more"})
+    del older.data["guards"]
+    text = render(build_report(older, people=people))
+    assert "Blocked: nothing will be pushed" in text
+    assert (
+        "Too many \\<archives\\> & more"
+        if render is render_markdown
+        else "Too many &lt;archives&gt; &amp; more"
+    ) in text
 
 
 @pytest.mark.parametrize("render", [render_markdown, render_html], ids=["markdown", "html"])
@@ -451,7 +504,7 @@ def test_unblocked_plan_has_no_box_and_says_how_to_apply(render: Any) -> None:
 
 def test_a_plan_with_nothing_to_change_says_so() -> None:
     plan = build_plan(school=SCHOOL, run_id="r", today="2026-11-28", baseline_id="u1", changes=[], summary=None,
-                      checks=[], no_consent=0, left_out={}, blocked_reason=None)  # fmt: skip
+                      checks=[], no_consent=0, left_out={})  # fmt: skip
     markdown = render_markdown(build_report(plan, people={}))
     assert markdown.startswith("# Oakfield Primary School: sync plan\n\n**Nothing to change**\n")
     assert "Nothing to change: ParentPay already matches Bromcom." in markdown
