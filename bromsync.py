@@ -13,14 +13,14 @@ import platform
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from engine.errors import BromsyncError, ConfigError, ExitCode
-from engine.events import Event, school_headline
+from engine.events import Event
 from engine.secrets import scrub_known
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -179,8 +179,10 @@ def _sync_options(
     record: Path | None,
     fetch_jobs: int,
     offline: bool = False,
+    smtp: Any = None,
 ) -> Any:
-    """The Options of `plan` and `run`, from the flags they share (`offline`: plan only)."""
+    """The Options of `plan` and `run`, from the flags they share (`offline`: plan only; `smtp`:
+    run only, where its results messages go)."""
     from engine.pipeline import Options
 
     return Options(
@@ -192,33 +194,37 @@ def _sync_options(
         record_dir=record,
         fetch_jobs=fetch_jobs,
         offline=offline,
+        smtp=smtp,
     )
 
 
-def _report(results: Sequence[Any]) -> int:
-    for r in results:
-        mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
-        # A school that failed alone (its file's problems, one a line) keeps them under it.
-        headline = scrub_known(school_headline(r.name, r.urn, r.message))
-        first, *more = headline.splitlines() or [""]
-        click.secho(f"{mark} {first}", fg=colour)
+_COLOURS = {0: "green", 3: "yellow"}  # any other exit code: red
+
+
+def _printer(show_sensitive: bool) -> Callable[[Any], None]:
+    """Print one school's result the moment it is done (engine/report/terminal.py)."""
+    from engine.report.terminal import render_outcome
+
+    def echo(result: Any) -> None:
+        first, *more = render_outcome(result.outcome, show_sensitive=show_sensitive)
+        click.secho(scrub_known(first), fg=_COLOURS.get(result.exit_code, "red"))
         for line in more:
-            click.echo(f"    {line.strip()}")
-        if r.plan_files:
-            click.echo(f"    plan: {r.plan_files.json}")
-            click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
-        for rejected in r.rejected[:20]:
-            click.echo(
-                scrub_known(
-                    f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
-                    f"{rejected['code']}: {rejected['message']}"
-                )
-            )
-        if len(r.rejected) > 20:
-            click.echo(
-                f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)"
-            )
-    return ExitCode.worst(r.exit_code for r in results)
+            click.echo(scrub_known(line))
+
+    return echo
+
+
+def _close(invocation: Any) -> int:
+    """After the schools' lines: the tally (for several), the run-results file, the exit code."""
+    from engine.report.terminal import render_tally
+
+    if len(invocation.results) > 1:
+        click.echo(render_tally(invocation.outcomes, invocation.seconds))
+    if invocation.run_results is not None:
+        from engine.commands.result import shown_path
+
+        click.echo(f"run results: {shown_path(invocation.run_results)}")
+    return int(invocation.exit_code)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -278,33 +284,53 @@ def plan(
     school or checks held records back; 1 a school failed; 2 bad configuration (a school's own,
     or, with nothing run, one common to all). With several schools 2 outranks 1, then 3, then 0.
     """
-    from engine.commands.batch import run_files
+    from engine.commands.batch import sync_files
 
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs, offline
     )
-    return _report(run_files(files, options, command="plan"))
+    return _close(sync_files(files, options, command="plan", on_result=_printer(show_sensitive)))
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("planfile", type=click.Path(path_type=Path))
+@click.argument("planfiles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    default="plans",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for each school's <urn>.results.json and .results.md, and run-results.json.",
+)
+@SHOW_SENSITIVE
 @STATE_DIR
 @_returns_code
-def apply(planfile: Path, state_dir: str | None) -> int:
-    """Push exactly the changes of PLANFILE to ParentPay.
+def apply(
+    planfiles: tuple[Path, ...], out_dir: Path, show_sensitive: bool, state_dir: str | None
+) -> int:
+    """Push exactly the changes of each PLANFILE to ParentPay; write each school's results.
 
     A plan whose push was cut off (a crash, ParentPay down) is finished: the batches ParentPay
     acknowledged are skipped, the others sent with their same keys, so nothing goes twice.
     Refused if the plan was edited, was blocked, was made --offline, was already applied, or
     another upload has been acknowledged since it was made. Needs BROMSYNC_PARENTPAY_URL and
-    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Exit 0 all applied; 3 blocked, held back or rejected records;
-    1 ParentPay failed; 2 the plan cannot be applied (stale, edited, missing) or bad configuration.
+    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Sends the results
+    message to the school's notify.email (BROMSYNC_SMTP_URL). Exit 0 all applied; 3 blocked,
+    held back or rejected records; 1 ParentPay failed; 2 the plan cannot be applied (stale,
+    edited, missing) or bad configuration. With several plans 2 outranks 1, then 3, then 0.
     """
-    from engine.commands.apply import apply_plan
+    from engine.commands.apply import apply_files
+    from engine.config.environment import smtp_settings
     from engine.pipeline import Options
 
-    result = apply_plan(planfile, Options(state_dir=_state_dir(state_dir), on_event=_echo_event))
-    return _report([result])
+    options = Options(
+        state_dir=_state_dir(state_dir),
+        out_dir=out_dir,
+        show_sensitive=show_sensitive,
+        on_event=_echo_event,
+        smtp=smtp_settings(),
+    )
+    return _close(apply_files(planfiles, options, on_result=_printer(show_sensitive)))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -327,9 +353,11 @@ def apply(planfile: Path, state_dir: str | None) -> int:
 @click.option(
     "--out",
     "out_dir",
-    default=None,
+    default="plans",
+    show_default=True,
     type=click.Path(path_type=Path),
-    help="Also write each plan here.",
+    help="Folder for each school's plan (written before its push, so a push cut off can be "
+    "finished with apply), its report, <urn>.results.json and .results.md, and run-results.json.",
 )
 @_common_options
 @_returns_code
@@ -338,7 +366,7 @@ def run(
     jobs: int,
     shard: str | None,
     allow_mass_archive: bool,
-    out_dir: Path | None,
+    out_dir: Path,
     state_dir: str | None,
     show_sensitive: bool,
     record: Path | None,
@@ -350,9 +378,12 @@ def run(
     alone; only ParentPay's URL or token, or a usage error, stops every school. Exit 0 all
     applied; 3 something was blocked, held back or rejected; 1 a school failed; 2 bad
     configuration. With several schools 2 outranks 1, then 3, then 0. Needs
-    BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
+    BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN. Each school's result is printed as it
+    finishes, naming every record held back or rejected, and its results message is sent to
+    its notify.email (BROMSYNC_SMTP_URL).
     """
-    from engine.commands.batch import pick_shard, run_files
+    from engine.commands.batch import pick_shard, sync_files
+    from engine.config.environment import smtp_settings
 
     chosen = pick_shard(files, shard)
     if not chosen:
@@ -362,9 +393,12 @@ def run(
         )
         return 0
     options = _sync_options(
-        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs
+        state_dir, out_dir, show_sensitive, allow_mass_archive, record, fetch_jobs,
+        smtp=smtp_settings(),
+    )  # fmt: skip
+    return _close(
+        sync_files(chosen, options, command="run", jobs=jobs, on_result=_printer(show_sensitive))
     )
-    return _report(run_files(chosen, options, command="run", jobs=jobs))
 
 
 @cli.command(context_settings=CONTEXT)

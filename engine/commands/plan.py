@@ -6,7 +6,16 @@ import dataclasses
 from contextlib import closing
 from pathlib import Path
 
-from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
+from engine.commands.result import (
+    Progress,
+    SchoolResult,
+    apply_command,
+    finish_school,
+    for_school,
+    plan_exit_code,
+    plan_message,
+    render_report,
+)
 from engine.config.school import SchoolConfig
 from engine.events import heartbeat
 from engine.pipeline import Options, Run, prepare
@@ -16,14 +25,11 @@ from engine.plan.plan import Plan, PlanFiles, build_plan, write_plan
 from engine.plan.reconcile import reconcile
 from engine.plan.rejections import skip_known_rejections
 from engine.records import Record
-from engine.report.content import build_report
-from engine.report.html import render_html
-from engine.report.markdown import render_markdown
 
 
 def plan_school(school: SchoolConfig, options: Options) -> SchoolResult:
     """`bromsync plan` for one school: writes the plan files, pushes nothing."""
-    return for_school(school, options, "plan", _plan_only)
+    return finish_school(for_school(school, options, "plan", _plan_only), options)
 
 
 def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
@@ -95,17 +101,30 @@ def _with_reason(change: Change, drifted: set[tuple[str, str]]) -> Change:
 
 
 def write_plan_files(
-    plan: Plan, people: dict[str, Record], out_dir: Path, *, show_sensitive: bool
+    plan: Plan,
+    people: dict[str, Record],
+    out_dir: Path,
+    options: Options,
+    *,
+    outcome: str | None = None,
 ) -> PlanFiles:
-    """The plan's JSON, and its report (built once) as Markdown and as a self-contained page."""
-    report = build_report(plan, people=people, show_sensitive=show_sensitive)
-    return write_plan(plan, out_dir, markdown=render_markdown(report), html=render_html(report))
+    """The plan's JSON, and its report (built once) as Markdown and as a self-contained page.
+
+    The report's footer gives the `apply` command for the plan as typed from here; `outcome`
+    (from `run`) says what became of the plan instead.
+    """
+    command = apply_command(out_dir / f"{plan.urn}.plan.json", options)
+    markdown, html = render_report(
+        plan, people, show_sensitive=options.show_sensitive, apply=command, outcome=outcome
+    )
+    return write_plan(plan, out_dir, markdown=markdown, html=html)
 
 
-def _plan_only(run: Run) -> SchoolResult:
+def _plan_only(run: Run, progress: Progress) -> SchoolResult:
     plan, people = compute_plan(run)
+    progress.plan, progress.people = plan, people
     out_dir = run.options.out_dir or Path("plans")
-    files = write_plan_files(plan, people, out_dir, show_sensitive=run.options.show_sensitive)
+    files = write_plan_files(plan, people, out_dir, run.options)
     return SchoolResult(
         run.school.name,
         run.school.urn,
@@ -113,4 +132,5 @@ def _plan_only(run: Run) -> SchoolResult:
         plan_message(plan),
         plan=plan,
         plan_files=files,
+        people=people,
     )

@@ -174,6 +174,8 @@ def build_plan(
         "offline": unmanaged is None,
         "adopted": list(adopted),
         "site_id": school.parentpay_site_id,
+        # Who `apply` sends the results message to: it has the plan, not the school file.
+        "notify": {"email": list(school.notify_email), "when": school.notify_when},
         "run_id": run_id,
         "today": today,
     }

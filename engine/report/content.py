@@ -152,6 +152,7 @@ class Report:
     drift: list[list[str]] = field(default_factory=list)
     drift_note: str = ""
     parentpay_note: str = ""  # what the read of ParentPay found, or that the plan is offline
+    outcome: str = ""  # what `run` did with the plan (prose); "" for a plan made by `plan`
 
 
 DRIFT_COLUMNS = ("Record", "Field", "ParentPay now", "Last uploaded", "Bromcom")
@@ -161,7 +162,7 @@ def _drift(plan: Plan, people: Mapping[str, Record], show: bool) -> tuple[list[l
     """The drift table, and what this plan does with it (drift: restore or report)."""
     rows = []
     for d in plan.drift:
-        who = _label(d["mis_id"], people.get(d["mis_id"], {}).get("fields", {}))
+        who = label(d["mis_id"], people.get(d["mis_id"], {}).get("fields", {}))
         name = d["field"]
         if name == "status":
             values = [("deleted" if v is None and i == 0 else _shown(name, v, show)) for i, v in
@@ -365,7 +366,12 @@ def _title(kind: str, rtype: str) -> str:
     return title if isinstance(title, str) else title.get(rtype, title["pupil"])
 
 
-def _label(mis_id: str, f: Mapping[str, Any]) -> str:
+def person_name(f: Mapping[str, Any]) -> str:
+    """'Mrs Sarah Bennett', 'Zoë Chen': a record's name as the reports give it."""
+    return _joined(f, ("title", "forename", "surname"))
+
+
+def label(mis_id: str, f: Mapping[str, Any]) -> str:
     """'1007 Ava Patel (year 1, 1L)', or just '1007' when nothing is known of the record."""
     where = [f"year {f['year_code']}"] if f.get("year_code") else []
     where += [str(f["reg_group"])] if f.get("reg_group") else []
@@ -383,13 +389,15 @@ def _checks(plan: Plan, people: Mapping[str, Record]) -> list[CheckView]:
             name=c["name"], severity=c["severity"],
             heading=f"{'Held back' if c['severity'] == 'error' else 'Warning'}: {n} {noun}",
             message=" ".join(c["message"].split()), details=list(c.get("details") or []),
-            records=[_label(m, people.get(m, {}).get("fields", {})) for m in c["records"]],
+            records=[label(m, people.get(m, {}).get("fields", {})) for m in c["records"]],
             remediation=" ".join(c["remediation"].split()),
         ))  # fmt: skip
     return views
 
 
-def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]:
+def _prose(
+    d: Mapping[str, Any], show: bool, apply_command: str | None, by_run: bool
+) -> tuple[str, list[str], list[str]]:
     """The baseline note, what was left out, and the footer, the same in every layout."""
     baseline = (
         f"changes since upload `{d['baseline']}`, the last one ParentPay acknowledged"
@@ -404,16 +412,26 @@ def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]
     ]
     if n := d["excluded"]["no_consent"]:
         left_out.append(f"{n} people left out for want of data processing consent")
+    command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
+    if d["blocked"]:
+        push = "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
+    elif by_run:
+        push = (
+            "`bromsync run` wrote this plan and pushed it straight away; the line under the "
+            "summary says what happened."
+        )
+    else:
+        push = (
+            f"To push exactly this plan to ParentPay, run `{command}` from the folder where "
+            "`bromsync plan` was run. It is refused if the file was edited or ParentPay has "
+            "acknowledged another upload since."
+        )
     footer = [
         "This report shows dietary needs and free-meal details: keep it confidential."
         if show
         else f"Dietary needs and free-meal details are shown as {MASK}; make the plan with "
         "`--show-sensitive` to see them.",
-        "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
-        if d["blocked"]
-        else f"To push exactly this plan to ParentPay: `bromsync apply {d['school']['urn']}.plan.json` "
-        "(the plan file beside this report). It is refused if the file was edited or ParentPay has "
-        "acknowledged another upload since.",
+        push,
     ]
     return baseline, left_out, footer
 
@@ -431,10 +449,27 @@ def _date(iso: str) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def headline(plan: Plan) -> str:
+    """'12 to create; 2 held back by checks': what the plan does, and what it leaves out."""
+    line = _capital(summary_line(plan.summary))
+    if held := len(plan.held_back()):
+        line += f"; {held} held back by checks (see Checks)"
+    return line
+
+
 def build_report(
-    plan: Plan, *, people: Mapping[str, Record], show_sensitive: bool = False
+    plan: Plan,
+    *,
+    people: Mapping[str, Record],
+    show_sensitive: bool = False,
+    apply_command: str | None = None,
+    outcome: str | None = None,
 ) -> Report:
-    """What the reviewer is shown, formatted and masked, ready for any layout."""
+    """What the reviewer is shown, formatted and masked, ready for any layout.
+
+    `apply_command` is the footer's way to push the plan, as typed where `plan` ran; `outcome`
+    (from `run`) says what became of the plan instead.
+    """
     d = plan.data
     summary = d["summary"]
     totals = [
@@ -442,12 +477,13 @@ def build_report(
         for t, c in summary.items()
         if any(c.values())
     ]
-    baseline, left_out, footer = _prose(d, show_sensitive)
+    baseline, left_out, footer = _prose(d, show_sensitive, apply_command, outcome is not None)
     blocked = _capital(d["blocked_reason"] or "no reason was recorded") if d["blocked"] else None
     drift, drift_note = _drift(plan, people, show_sensitive)
     return Report(
         d["school"]["name"], d["school"]["urn"], d.get("site_id"), _date(d.get("today", "")),
-        _capital(summary_line(summary)), baseline, blocked, totals,
+        headline(plan), baseline, blocked, totals,
         _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
         drift=drift, drift_note=drift_note if drift else "", parentpay_note=_parentpay_note(d),
+        outcome=outcome or "",
     )  # fmt: skip

@@ -53,6 +53,7 @@ def render_markdown(r: Report) -> str:
     """The plan's report as Markdown."""
     out = [f"# {md(r.school)}: sync plan", "", f"**{r.summary}**", ""]
     out += [f"{r.date} · URN {r.urn} · ParentPay site {r.site_id} · {r.baseline_note}", ""]
+    out += [f"> **{r.outcome}**", ""] if r.outcome else []
     out += [r.parentpay_note, ""] if r.parentpay_note else []
     if r.blocked_reason:
         out += ["> ## ⛔ Blocked: nothing will be pushed", ">", f"> {md(r.blocked_reason)}", ""]
