@@ -19,6 +19,7 @@ from engine.report.results import (
     Problem,
     counts,
     headline,
+    lead,
     masked,
     render_results_markdown,
 )
@@ -67,7 +68,7 @@ def _held(o: Outcome) -> str:
     groups: dict[tuple[str, str, str], list[Problem]] = {}
     for p in o.held:
         groups.setdefault((p.reason, p.message, p.fix), []).append(p)
-    out = f"<h2>Held back by checks: {o.held_count}</h2>\n"
+    out = f"<h2>Held back by checks: {o.held_count} record{'s' * (o.held_count != 1)}</h2>\n"
     out += (
         "<p><em>Neither created, updated nor archived until fixed; the rest went ahead.</em></p>\n"
     )
@@ -90,7 +91,7 @@ def render_results_html(o: Outcome) -> str:
     colour = _COLOURS[o.status]
     out = [f'<h1 style="margin: 0 0 4px; font-size: 24px;">{_e(o.school)}</h1>']
     out.append(f'<p style="font-size: 18px; font-weight: 650; color: {colour}; margin: 0;">'
-               f"{_e(STATUSES[o.status].capitalize())}: {_e(o.message)}</p>")  # fmt: skip
+               f"{_e(STATUSES[o.status].capitalize())}: {_e(lead(o))}</p>")  # fmt: skip
     meta = [f"bromsync {o.command}"] + ([f"URN {o.urn}"] if o.urn else [])
     meta += [f"ParentPay site {o.site_id}"] if o.site_id else []
     meta += [f"today {o.today}"] if o.today else []
@@ -101,7 +102,7 @@ def render_results_html(o: Outcome) -> str:
                    f"</strong> {_e(o.fix or '')}</p></div>")  # fmt: skip
     if o.blocked_reason is not None:
         out.append(f'<div style="{_BOX.format(c=colour)}"><h2 style="margin: 0;">Blocked: nothing '
-                   f"was pushed</h2><p>{_e(o.blocked_reason)}</p><p><strong>To fix:</strong> "
+                   f"was pushed</h2><p>{_e(o.blocked_reason[:1].upper() + o.blocked_reason[1:])}</p><p><strong>To fix:</strong> "
                    f"{_e(o.fix or '')}</p></div>")  # fmt: skip
     c = counts(o)
     cells = "".join(

@@ -331,6 +331,17 @@ def failure_fix(error: BromsyncError, school_file: str | None) -> str:
     return "Run again; if it keeps failing, send this message to bromsync support."
 
 
+def blocked_fix(reason: str) -> str:
+    """What to do about a blocked plan: the guard's own reason says what to check."""
+    if "--allow-mass" in reason:
+        return (
+            "Check what the reason names first. If the changes are real, make the plan with "
+            "`bromsync plan --out DIR`, review its report, then push that reviewed plan with "
+            "`bromsync apply` and the flag the reason names; otherwise fix the cause and run again."
+        )
+    return "Do what the reason says, then run again: the next run plans afresh."
+
+
 def status_of(exit_code: int, *, blocked: bool) -> str:
     if blocked:
         return "blocked"
@@ -382,10 +393,7 @@ def build_outcome(
         if blocked:
             out.blocked_reason = plan.blocked_reason
             out.blocked_count = len(plan.data["changes"])
-            out.fix = (
-                "Fix the cause the reason gives, make a new plan and review it. If the changes "
-                "are real, apply that reviewed plan with the flag the reason names."
-            )
+            out.fix = blocked_fix(plan.blocked_reason or "")
     out.operations = [
         {k: r.get(k) for k in ("index", "op", "type", "mis_id", "status", "code", "message")}
         for r in results
@@ -501,6 +509,28 @@ def dumps(data: Any) -> str:
 
 # -- Markdown: the results file and the text part of the results message -----------------------
 
+_PROSE = str.maketrans({c: "\\" + c for c in "\\|<>[]"})
+
+
+def _prose(text: object) -> str:
+    """bromsync's own sentences, which mark commands with `backticks`: those are kept, and the
+    data in them (names, paths) can still open no table, link or tag."""
+    return " ".join(str(text).split()).translate(_PROSE)
+
+
+def lead(o: Outcome) -> str:
+    """The bold line under the title: what became of the school, in a few words."""
+    if o.failure is not None:
+        return "Nothing more could be done for this school: see why below."
+    if o.blocked_reason is not None:
+        return f"Blocked by a guard: nothing was pushed ({_changes(o.blocked_count)} planned)."
+    return o.message
+
+
+def _changes(n: int) -> str:
+    return f"{n} change" + ("" if n == 1 else "s")
+
+
 _FILES = {
     "plan": "Plan",
     "report": "Plan report",
@@ -552,7 +582,7 @@ def _md_rejected(o: Outcome, show: bool) -> list[str]:
             f"- **{md(p.who)}** ({p.op} {RECORD_TYPES[p.type].one if p.type in RECORD_TYPES else p.type}): "
             f"`{p.reason}`: {md(masked(p.message, show))}"
         )
-        out.append(f"  - **To fix:** {md(p.fix)}")
+        out.append(f"  - **To fix:** {_prose(p.fix)}")
     return [*out, ""]
 
 
@@ -566,19 +596,24 @@ def _md_held(o: Outcome, show: bool) -> list[str]:
     for p in o.held:
         groups.setdefault((p.reason, p.type, p.message, p.fix), []).append(p)
     for (check, kind, message, fix), problems in groups.items():
-        out += [f"### `{check}`: {_noun(kind, len(problems))}", "", md(masked(message, show)), ""]
+        out += [
+            f"### `{check}`: {_noun(kind, len(problems))}",
+            "",
+            _prose(masked(message, show)),
+            "",
+        ]
         if problems[0].details:
-            found = ", ".join(md(masked(d, show)) for d in problems[0].details)
+            found = ", ".join(f"`{masked(d, show).replace('`', '')}`" for d in problems[0].details)
             out.append(f"- Values found: {found}")
         out += [f"- {md(p.who)}" for p in problems]
-        out += [f"- **To fix:** {md(fix)}", ""]
+        out += [f"- **To fix:** {_prose(fix)}", ""]
     return out
 
 
 def render_results_markdown(o: Outcome, *, show_sensitive: bool = False) -> str:
     """`<urn>.results.md`, and the text of the results message (always masked there)."""
     show = show_sensitive
-    out = [f"# {md(headline(o))}", "", f"**{md(o.message)}**", ""]
+    out = [f"# {md(headline(o))}", "", f"**{md(lead(o))}**", ""]
     meta = [f"`bromsync {o.command}`"]
     meta += [f"URN {o.urn}"] if o.urn else []
     meta += [f"ParentPay site {o.site_id}"] if o.site_id else []
@@ -587,12 +622,12 @@ def render_results_markdown(o: Outcome, *, show_sensitive: bool = False) -> str:
     meta += [f"{o.seconds:.1f} s"]
     out += [" · ".join(meta), ""]
     if o.failure is not None:
-        out += ["## Failed: nothing more could be done", "", md(o.failure["message"]), ""]
-        out += [f"**To fix:** {md(o.fix or '')}", ""]
+        out += ["## Failed: nothing more could be done", "", _prose(o.failure["message"]), ""]
+        out += [f"**To fix:** {_prose(o.fix or '')}", ""]
     if o.blocked_reason is not None:
-        changes = f"{o.blocked_count} change" + ("" if o.blocked_count == 1 else "s")
-        out += [f"## Blocked: nothing was pushed ({changes} held)"]
-        out += ["", md(o.blocked_reason), "", f"**To fix:** {md(o.fix or '')}", ""]
+        out += ["## Blocked by a guard"]
+        reason = o.blocked_reason[:1].upper() + o.blocked_reason[1:]
+        out += ["", _prose(reason), "", f"**To fix:** {_prose(o.fix or '')}", ""]
     out += _counts_table(o)
     if o.summary is not None and not o.blocked_reason and o.failure is None and not o.operations:
         rest = "nothing else" if o.held else "nothing in ParentPay"
