@@ -224,9 +224,7 @@ def test_rejected_operations_exit_3_and_are_not_sent_again_unchanged(stack: Stac
         "rejected create pupil 1007 Zoë Chen (year 1, 1L): invalid: payer_mobile:" in result.output
     )
     # What to fix, by ParentPay's code: for `invalid`, the field it names, in Bromcom.
-    assert (
-        "fix: In Bromcom, correct the payer mobile (payer_mobile) of 1007 Zoë Chen" in result.output
-    )
+    assert "fix: In Bromcom, correct the payer mobile (payer_mobile) of Zoë Chen" in result.output
     assert "1007" not in people(stack)
     posts = len([r for r in stack.parentpay.requests if r.method == "POST"])
 

@@ -36,7 +36,7 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
