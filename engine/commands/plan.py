@@ -66,6 +66,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         summary=summary,
         checks=[*prepared.hits, *seen.hits, *refused],
         no_consent=sum(t.no_consent for t in results),
+        no_consent_records=[r for t in results for r in t.no_consent_records],
         left_out={t.type: t.left_out for t in results},
         blocked_reason=reason,
         drift=seen.drift,
@@ -73,6 +74,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         adopted=[r["mis_id"] for r in seen.adopted],
     )
     people: dict[str, Record] = {
+        **{r["mis_id"]: r for t in results for r in t.no_consent_records},
         **(live or {}),
         **memory,
         **{r["mis_id"]: r for t in results for r in t.records},

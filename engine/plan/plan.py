@@ -136,6 +136,7 @@ def build_plan(
     summary: Mapping[str, Mapping[str, int]] | None,
     checks: Sequence[CheckHit],
     no_consent: int,
+    no_consent_records: Sequence[Mapping[str, Any]] = (),
     left_out: Mapping[str, Mapping[str, int]],
     blocked_reason: str | None,
     drift: Sequence[Mapping[str, Any]] = (),
@@ -164,6 +165,10 @@ def build_plan(
             for hit in checks
         ],
         "excluded": {"no_consent": no_consent},
+        # Who they are (type and mis_id; the report names them), so the school can tick consent.
+        "no_consent_records": [
+            {"type": r["type"], "mis_id": r["mis_id"]} for r in no_consent_records
+        ],
         "left_out": {kind: dict(rules) for kind, rules in left_out.items()},
         "blocked": blocked_reason is not None,
         "blocked_reason": blocked_reason,

@@ -153,6 +153,8 @@ class Report:
     drift_note: str = ""
     parentpay_note: str = ""  # what the read of ParentPay found, or that the plan is offline
     outcome: str = ""  # what `run` did with the plan (prose); "" for a plan made by `plan`
+    # Who was left out for want of consent (data, not prose): they follow the last left_out line.
+    no_consent: list[str] = field(default_factory=list)
 
 
 DRIFT_COLUMNS = ("Record", "Field", "ParentPay now", "Last uploaded", "Bromcom")
@@ -396,7 +398,11 @@ def _checks(plan: Plan, people: Mapping[str, Record]) -> list[CheckView]:
 
 
 def _prose(
-    d: Mapping[str, Any], show: bool, apply_command: str | None, by_run: bool
+    d: Mapping[str, Any],
+    people: Mapping[str, Record],
+    show: bool,
+    apply_command: str | None,
+    by_run: bool,
 ) -> tuple[str, list[str], list[str]]:
     """The baseline note, what was left out, and the footer, the same in every layout."""
     baseline = (
@@ -411,7 +417,10 @@ def _prose(
         if n
     ]
     if n := d["excluded"]["no_consent"]:
-        left_out.append(f"{n} people left out for want of data processing consent")
+        left_out.append(
+            f"{n} {'person' if n == 1 else 'people'} left out for want of data processing consent"
+            + (" (tick it in Bromcom to upload them):" if d.get("no_consent_records") else "")
+        )
     command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
     if d["blocked"]:
         push = "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
@@ -477,7 +486,9 @@ def build_report(
         for t, c in summary.items()
         if any(c.values())
     ]
-    baseline, left_out, footer = _prose(d, show_sensitive, apply_command, outcome is not None)
+    baseline, left_out, footer = _prose(
+        d, people, show_sensitive, apply_command, outcome is not None
+    )
     blocked = _capital(d["blocked_reason"] or "no reason was recorded") if d["blocked"] else None
     drift, drift_note = _drift(plan, people, show_sensitive)
     return Report(
@@ -486,4 +497,6 @@ def build_report(
         _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
         drift=drift, drift_note=drift_note if drift else "", parentpay_note=_parentpay_note(d),
         outcome=outcome or "",
+        no_consent=[label(r["mis_id"], people.get(r["mis_id"], {}).get("fields", {}))
+                    for r in d.get("no_consent_records", [])],
     )  # fmt: skip

@@ -246,7 +246,10 @@ def render_html(r: Report) -> str:
         body += [_check(c) for c in r.checks]
         body.append("</section>\n")
     if r.left_out:
-        items = "".join(f"<li>{_prose(line)}</li>" for line in r.left_out)
+        shown = [_prose(line) for line in r.left_out]
+        if r.no_consent:
+            shown[-1] += " " + ", ".join(_e(x) for x in r.no_consent)
+        items = "".join(f"<li>{line}</li>" for line in shown)
         body.append(
             f'<section class="group" id="left-out">\n<h2>Left out</h2>\n<ul class="plain">{items}</ul>\n</section>\n'
         )

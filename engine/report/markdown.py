@@ -83,7 +83,10 @@ def render_markdown(r: Report) -> str:
     out += ["## Checks", ""] if r.checks else []
     for check in r.checks:
         out += _md_check(check)
-    out += ["## Left out", "", *(f"- {line}" for line in r.left_out), ""] if r.left_out else []
+    lines = [f"- {line}" for line in r.left_out]
+    if r.no_consent:
+        lines[-1] += " " + ", ".join(md(x) for x in r.no_consent)
+    out += ["## Left out", "", *lines, ""] if r.left_out else []
     footer = [f"{line}\n" for line in r.footer]
     if r.show_sensitive:
         footer[0] = f"**{footer[0].strip()}**\n"
