@@ -1,4 +1,5 @@
-"""Sending a school's results message by SMTP (docs/notify.md), with the standard library only.
+"""Sending a school's results message by SMTP, with the standard library only (docs/results.md,
+"The results message").
 
 The message itself (subject, text and HTML parts, masked) is built by engine/report/message.py;
 this module only delivers it. A failed send raises NotifyError, which the caller reports and

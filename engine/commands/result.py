@@ -3,7 +3,7 @@
 `for_school` runs one school's command and times it; `finish_school` then turns the result into
 its Outcome (engine/report/results.py), which the terminal prints, and, for `run` and `apply`,
 writes `<DIR>/<urn>.results.json` and `.results.md` and sends the results message to the
-school's `notify.email` (docs/results.md, docs/notify.md).
+school's `notify.email` (docs/results.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The variables that say where results messages go (docs/school-file.md, "The environment").
 
 `BROMSYNC_SMTP_URL` is checked by the commands that send results messages (`run` and
-`apply`, docs/notify.md) before anything runs (exit 2), so that a password written in it is
-refused rather than kept in a URL that may be printed: the password belongs in
-`BROMSYNC_SMTP_PASSWORD`. `smtp_settings` reads all three variables into what the sender
+`apply`; docs/results.md, "The results message") before anything runs (exit 2), so that a
+password written in it is refused rather than kept in a URL that may be printed: the password
+belongs in `BROMSYNC_SMTP_PASSWORD`. `smtp_settings` reads all three variables into what the sender
 (engine/notify.py) needs.
 """
 

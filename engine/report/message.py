@@ -1,4 +1,5 @@
-"""The results message `notify` sends (docs/notify.md): subject, a text part and an HTML part.
+"""The results message `notify` sends: subject, a text part and an HTML part (docs/results.md,
+"The results message").
 
 The text part is the school's results Markdown (engine/report/results.py) and the HTML part
 lays out the same Outcome, so they say the same. Both are always masked: a message leaves

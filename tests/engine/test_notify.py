@@ -1,5 +1,6 @@
 """engine/notify.py and the results message: sent by `run` and `apply` to a real SMTP server on
-127.0.0.1 (aiosmtpd, started by the test) and read back from it (docs/notify.md)."""
+127.0.0.1 (aiosmtpd, started by the test) and read back from it (docs/results.md, "The
+results message")."""
 
 from __future__ import annotations
 
