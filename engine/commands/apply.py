@@ -223,26 +223,20 @@ def apply_school(plan_path: Path, options: Options) -> SchoolResult:
     """`bromsync apply` of one plan file, finished: timed, named, its results written and sent.
 
     A plan that cannot be applied (stale, blocked, already applied) is that school's result
-    with the reason; a file that is not a readable plan names no school, so it has no results
-    files.
+    with the reason. A file that is not a readable plan names no school: PlanError (exit 2).
     """
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    plan = read_plan(plan_path)
     try:
-        plan: Plan | None = read_plan(plan_path)
-    except PlanError as exc:
-        result = failed(str(plan_path), None, exc)
-        plan = None
-    if plan is not None:
-        try:
-            result = apply_plan(plan_path, options)
-        except BromsyncError as exc:
-            result = failed(plan.name, plan.urn, exc, Progress(plan=plan))
-        result.plan = result.plan or plan
-        notify = plan.data.get("notify") or {}
-        result.notify_email = tuple(notify.get("email", ()))
-        result.notify_when = str(notify.get("when", "problems"))
-        result.people = {**_named(result.state or state_path(options.state_dir, plan.urn), plan),
-                         **result.people}  # fmt: skip
+        result = apply_plan(plan_path, options)
+    except BromsyncError as exc:
+        result = failed(plan.name, plan.urn, exc, Progress(plan=plan))
+    result.plan = result.plan or plan
+    notify = plan.data.get("notify") or {}
+    result.notify_email = tuple(notify.get("email", ()))
+    result.notify_when = str(notify.get("when", "problems"))
+    result.people = {**_named(result.state or state_path(options.state_dir, plan.urn), plan),
+                     **result.people}  # fmt: skip
     result.command, result.started_at = "apply", started
     result.seconds = time.perf_counter() - clock
     return finish_school(result, options)
@@ -266,7 +260,21 @@ def apply_files(
     on_result: Callable[[SchoolResult], None] | None = None,
 ) -> Invocation:
     """`bromsync apply PLANFILE...`: each plan in turn, each told to `on_result` as it is done;
-    `<DIR>/run-results.json` covers them all and the exit codes combine as `run`'s do."""
+    `<DIR>/run-results.json` covers them all and the exit codes combine as `run`'s do.
+
+    A file that is not a readable plan is a usage error: PlanError (exit 2) naming every such
+    file, before any plan is pushed.
+    """
+    problems = []
+    for path in plan_paths:
+        try:
+            read_plan(path)
+        except PlanError as exc:
+            problems.append(str(exc))
+    if problems:
+        if len(problems) == 1:
+            raise PlanError(problems[0])
+        raise PlanError("nothing was pushed:\n" + "\n".join(problems))
 
     def work() -> list[SchoolResult]:
         results = []
