@@ -13,14 +13,14 @@ import platform
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from engine.errors import BromsyncError, ConfigError, ExitCode
-from engine.events import Event, school_headline
+from engine.events import Event
 from engine.files import restrict_umask
 from engine.secrets import scrub_known
 
@@ -191,8 +191,10 @@ def _sync_options(
     record: Path | None,
     fetch_jobs: int,
     offline: bool = False,
+    smtp: Any = None,
 ) -> Any:
-    """The Options of `plan` and `run`, from the flags they share (`offline`: plan only)."""
+    """The Options of `plan` and `run`, from the flags they share (`offline`: plan only; `smtp`:
+    run only, where its results messages go)."""
     from engine.pipeline import Options
 
     return Options(
@@ -205,39 +207,37 @@ def _sync_options(
         record_dir=record,
         fetch_jobs=fetch_jobs,
         offline=offline,
+        smtp=smtp,
     )
 
 
-def _report(results: Sequence[Any]) -> int:
-    for r in results:
-        mark, colour = {0: ("✔", "green"), 3: ("!", "yellow")}.get(r.exit_code, ("✘", "red"))
-        # A school that failed alone (its file's problems, one a line) keeps them under it.
-        headline = scrub_known(school_headline(r.name, r.urn, r.message))
-        first, *more = headline.splitlines() or [""]
-        click.secho(f"{mark} {first}", fg=colour)
+_COLOURS = {0: "green", 3: "yellow"}  # any other exit code: red
+
+
+def _printer(show_sensitive: bool) -> Callable[[Any], None]:
+    """Print one school's result the moment it is done (engine/report/terminal.py)."""
+    from engine.report.terminal import render_outcome
+
+    def echo(result: Any) -> None:
+        first, *more = render_outcome(result.outcome, show_sensitive=show_sensitive)
+        click.secho(scrub_known(first), fg=_COLOURS.get(result.exit_code, "red"))
         for line in more:
-            click.echo(f"    {line.strip()}")
-        if r.plan_files:
-            click.echo(f"    plan: {r.plan_files.json}")
-            click.echo(f"    report: {r.plan_files.markdown} (and .html for a browser)")
-            flags = r.plan.release_flags() if r.plan and r.plan.blocked else None
-            if flags:
-                click.echo(
-                    f"    after review, to push it: bromsync apply {r.plan_files.json} "
-                    + " ".join(flags)
-                )
-        for rejected in r.rejected[:20]:
-            click.echo(
-                scrub_known(
-                    f"    rejected {rejected['op']} {rejected['type']} {rejected['mis_id']}: "
-                    f"{rejected['code']}: {rejected['message']}"
-                )
-            )
-        if len(r.rejected) > 20:
-            click.echo(
-                f"    ... and {len(r.rejected) - 20} more rejections (see the state's upload_results)"
-            )
-    return ExitCode.worst(r.exit_code for r in results)
+            click.echo(scrub_known(line))
+
+    return echo
+
+
+def _close(invocation: Any) -> int:
+    """After the schools' lines: the tally (for several), the run-results file, the exit code."""
+    from engine.report.terminal import render_tally
+
+    if len(invocation.results) > 1:
+        click.echo(render_tally(invocation.outcomes, invocation.seconds))
+    if invocation.run_results is not None:
+        from engine.commands.result import shown_path
+
+        click.echo(f"run results: {shown_path(invocation.run_results)}")
+    return int(invocation.exit_code)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -302,7 +302,7 @@ def plan(
     1 a school failed; 2 bad configuration (a school's own, or, with nothing run, one common to
     all). With several schools 2 outranks 1, then 3, then 0.
     """
-    from engine.commands.batch import run_files
+    from engine.commands.batch import sync_files
 
     options = _sync_options(
         state_dir,
@@ -314,19 +314,33 @@ def plan(
         fetch_jobs,
         offline,
     )
-    return _report(run_files(files, options, command="plan"))
+    return _close(sync_files(files, options, command="plan", on_result=_printer(show_sensitive)))
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("planfile", type=click.Path(path_type=Path))
+@click.argument("planfiles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    default="plans",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for each school's <urn>.results.json and .results.md, and run-results.json.",
+)
 @ALLOW_MASS_ARCHIVE
 @ALLOW_MASS_BLANK
+@SHOW_SENSITIVE
 @STATE_DIR
 @_returns_code
 def apply(
-    planfile: Path, allow_mass_archive: bool, allow_mass_blank: bool, state_dir: str | None
+    planfiles: tuple[Path, ...],
+    out_dir: Path,
+    allow_mass_archive: bool,
+    allow_mass_blank: bool,
+    show_sensitive: bool,
+    state_dir: str | None,
 ) -> int:
-    """Push exactly the changes of PLANFILE to ParentPay.
+    """Push exactly the changes of each PLANFILE to ParentPay; write each school's results.
 
     A plan whose push was cut off (a crash, ParentPay down) is finished: the batches ParentPay
     acknowledged are skipped, the others sent with their same keys, so nothing goes twice.
@@ -334,20 +348,25 @@ def apply(
     has been acknowledged since it was made. A plan a guard blocked goes only with the flag of
     each guard that blocked it (--allow-mass-archive, --allow-mass-blank), after review; the
     release and who ran it are recorded in the state. Needs BROMSYNC_PARENTPAY_URL and
-    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Exit 0 all applied;
-    3 blocked, held back or rejected records; 1 ParentPay failed; 2 the plan cannot be applied
-    (stale, edited, missing) or bad configuration.
+    BROMSYNC_PARENTPAY_TOKEN and the state folder the plan was made with. Sends the results
+    message to the school's notify.email (BROMSYNC_SMTP_URL). Exit 0 all applied; 3 blocked,
+    held back or rejected records; 1 ParentPay failed; 2 the plan cannot be applied (stale,
+    edited, missing) or bad configuration. With several plans 2 outranks 1, then 3, then 0.
     """
-    from engine.commands.apply import apply_plan
+    from engine.commands.apply import apply_files
+    from engine.config.environment import smtp_settings
     from engine.pipeline import Options
 
     options = Options(
         state_dir=_state_dir(state_dir),
         allow_mass_archive=allow_mass_archive,
         allow_mass_blank=allow_mass_blank,
+        out_dir=out_dir,
+        show_sensitive=show_sensitive,
         on_event=_echo_event,
+        smtp=smtp_settings(),
     )
-    return _report([apply_plan(planfile, options)])
+    return _close(apply_files(planfiles, options, on_result=_printer(show_sensitive)))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -371,9 +390,11 @@ def apply(
 @click.option(
     "--out",
     "out_dir",
-    default=None,
+    default="plans",
+    show_default=True,
     type=click.Path(path_type=Path),
-    help="Also write each plan here.",
+    help="Folder for each school's plan (written before its push, so a push cut off can be "
+    "finished with apply), its report, <urn>.results.json and .results.md, and run-results.json.",
 )
 @_common_options
 @_returns_code
@@ -383,7 +404,7 @@ def run(
     shard: str | None,
     allow_mass_archive: bool,
     allow_mass_blank: bool,
-    out_dir: Path | None,
+    out_dir: Path,
     state_dir: str | None,
     show_sensitive: bool,
     record: Path | None,
@@ -399,7 +420,8 @@ def run(
     or rejected; 1 a school failed; 2 bad configuration. With several schools 2 outranks 1, then
     3, then 0. Needs BROMSYNC_PARENTPAY_URL and BROMSYNC_PARENTPAY_TOKEN.
     """
-    from engine.commands.batch import pick_shard, run_files
+    from engine.commands.batch import pick_shard, sync_files
+    from engine.config.environment import smtp_settings
 
     chosen = pick_shard(files, shard)
     if not chosen:
@@ -409,15 +431,12 @@ def run(
         )
         return 0
     options = _sync_options(
-        state_dir,
-        out_dir,
-        show_sensitive,
-        allow_mass_archive,
-        allow_mass_blank,
-        record,
-        fetch_jobs,
+        state_dir, out_dir, show_sensitive, allow_mass_archive, allow_mass_blank, record,
+        fetch_jobs, smtp=smtp_settings(),
+    )  # fmt: skip
+    return _close(
+        sync_files(chosen, options, command="run", jobs=jobs, on_result=_printer(show_sensitive))
     )
-    return _report(run_files(chosen, options, command="run", jobs=jobs))
 
 
 @cli.command(context_settings=CONTEXT)

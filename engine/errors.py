@@ -157,3 +157,9 @@ class ParentPayAuthError(TargetError):
 
 class ParentPaySiteNotFound(TargetError):
     """ParentPay does not know the school's site id."""
+
+
+class NotifyError(BromsyncError):
+    """A results message could not be sent; the sync it tells of is not affected."""
+
+    transient = True

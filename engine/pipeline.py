@@ -19,6 +19,7 @@ from engine import clock
 from engine.checks.holds import awaiting_match
 from engine.checks.packs import SqlCheck, school_checks
 from engine.checks.run import CheckHit, held_ids, run_checks
+from engine.config.environment import SmtpSettings
 from engine.config.school import SchoolConfig
 from engine.errors import ColumnsMismatchError
 from engine.events import Event, EventSink, ignore
@@ -52,6 +53,7 @@ class Options:
     parentpay_timeout: float | None = None  # --parentpay-timeout; None: the school file's
     source_factory: Callable[[SchoolConfig], Source] | None = None
     target_factory: Callable[[], Target] | None = None
+    smtp: SmtpSettings | None = None  # where results messages go (BROMSYNC_SMTP_URL); None: nowhere
 
     @property
     def released_guards(self) -> frozenset[str]:

@@ -175,6 +175,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("BROMCOM_PASSWORD_OAKFIELD", FIXTURE_PASSWORD)
     monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", PARENTPAY_TOKEN)
     monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
+    # run and apply write their results to ./plans by default: here, not in the repository.
+    monkeypatch.chdir(tmp_path)
     with (
         BromcomSimulator(data) as bromcom,
         ParentPaySimulator(

@@ -221,8 +221,10 @@ def test_rejected_operations_exit_3_and_are_not_sent_again_unchanged(stack: Stac
     result = bromsync("run", str(stack.school_file))
     assert result.exit_code == 3, result.output
     assert (
-        "rejected create pupil 1007: invalid" in result.output and "payer_mobile" in result.output
+        "rejected create pupil 1007 Zoë Chen (year 1, 1L): invalid: payer_mobile:" in result.output
     )
+    # What to fix, by ParentPay's code: for `invalid`, the field it names, in Bromcom.
+    assert "fix: In Bromcom, correct the payer mobile (payer_mobile) of Zoë Chen" in result.output
     assert "1007" not in people(stack)
     posts = len([r for r in stack.parentpay.requests if r.method == "POST"])
 
@@ -290,3 +292,20 @@ def test_a_missing_password_of_one_school_fails_that_school_alone(
     assert result.exit_code == 2, result.output
     assert "(100002): not run: the environment variable BROMCOM_PASSWORD_ELM" in result.output
     assert len(people(stack)) == 12
+
+
+def test_the_report_names_who_was_left_out_for_want_of_consent(stack: Stack) -> None:
+    from tests.conftest import write_fixture_school_file
+
+    write_fixture_school_file(stack.school_file, stack.bromcom.url)
+    text = stack.school_file.read_text(encoding="utf-8").replace("legitimate_interest", "consent")
+    stack.school_file.write_text(text, encoding="utf-8")
+    bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    plan = json.loads((stack.plans / "100001.plan.json").read_text(encoding="utf-8"))
+    assert {"type": "pupil", "mis_id": "1008"} in plan["no_consent_records"]
+    assert len(plan["no_consent_records"]) == plan["excluded"]["no_consent"]
+    report = (stack.plans / "100001.plan.md").read_text(encoding="utf-8")
+    [line] = [x for x in report.splitlines() if "for want of data processing consent" in x]
+    assert "(tick it in Bromcom to upload them):" in line and "1008 Noah Adeyemi" in line
+    html = (stack.plans / "100001.plan.html").read_text(encoding="utf-8")
+    assert "1008 Noah Adeyemi" in html

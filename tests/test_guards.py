@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from engine.commands.result import shown_path
 from engine.config.school import BromcomSettings, SchoolConfig
 from engine.plan.diff import Change, diff
 from engine.plan.guards import (
@@ -460,12 +461,14 @@ def test_plan_then_apply_with_allow_mass_blank_pushes_it_and_records_the_release
     blocked = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
     assert blocked.exit_code == 3, blocked.output
     planfile = stack.plans / "100001.plan.json"
-    assert f"after review, to push it: bromsync apply {planfile} --allow-mass-blank" in (
-        blocked.output
+    assert (
+        f"push exactly that plan with `bromsync apply {shown_path(planfile)} --allow-mass-blank`"
+        in (blocked.output)
     )
     report = (stack.plans / "100001.plan.md").read_text(encoding="utf-8")
     assert "> - This plan would empty `payer_email` for" in report
-    assert "`bromsync apply 100001.plan.json --allow-mass-blank`" in report
+    # The command as typed where `plan` ran, as its footer gives it.
+    assert f"`bromsync apply {shown_path(planfile)} --allow-mass-blank`" in report
     plan = json.loads(planfile.read_text(encoding="utf-8"))
     [guard] = plan["guards"]
     assert (guard["guard"], guard["type"], guard["field"]) == ("blank", "pupil", "payer_email")
@@ -511,7 +514,11 @@ def test_a_released_plan_must_still_pass_every_other_check_of_apply(stack: Stack
 
     # Another upload acknowledged since: the reviewed plan is stale, flag or not.
     stack.edit_row("Students", "StudentID", 1001, LastName="Whitfield-Hart")
-    assert bromsync("run", str(stack.school_file), "--allow-mass-blank").exit_code == 3
+    elsewhere = str(stack.plans.parent / "run-plans")  # not over the reviewed plan's file
+    assert (
+        bromsync("run", str(stack.school_file), "--allow-mass-blank", "--out", elsewhere).exit_code
+        == 3
+    )
     stale = bromsync("apply", str(planfile), "--allow-mass-blank")
     assert stale.exit_code == 2 and "is stale" in stale.output, stale.output
     assert [r[6] for r in _releases(stack)] == ["run --allow-mass-blank"]

@@ -138,8 +138,9 @@ def test_a_key_column_back_to_the_catalogues_type_is_taken(stack: Stack) -> None
     assert second.exit_code == 3 and "nothing to push" in second.output, second.output
     assert _state(
         stack,
-        "SELECT column_types->>'StudentID' FROM fetches WHERE entity = 'Students' "
-        "ORDER BY run_id DESC LIMIT 1",
+        # Run IDs sort by the second only: two runs in one second need the runs' start times.
+        "SELECT f.column_types->>'StudentID' FROM fetches f JOIN runs r USING (run_id) "
+        "WHERE f.entity = 'Students' ORDER BY r.started_at DESC LIMIT 1",
     ) == [("int",)]
 
 

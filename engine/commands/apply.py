@@ -7,23 +7,36 @@ batch ParentPay applied but whose answer was lost gets its first answer back, ap
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import socket
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from engine.commands.result import SchoolResult, log_result, note_held
+from engine.commands.result import (
+    Invocation,
+    Progress,
+    SchoolResult,
+    apply_command,
+    failed,
+    finish_school,
+    log_result,
+    note_held,
+    timed,
+)
 from engine.config.environment import smtp_url
 from engine.digest import digest
-from engine.errors import BlockedPlanError, ExitCode, PlanError, TargetError
+from engine.errors import BlockedPlanError, BromsyncError, ExitCode, PlanError, TargetError
 from engine.pipeline import Options, PlanSchool, Run, open_run
 from engine.plan.diff import apply_change
 from engine.plan.guards import RELEASE_FLAGS, GuardHit, blocked_reason, blocking
 from engine.plan.plan import Plan, read_plan
 from engine.records import OpResult, Record
 from engine.state.store import PlanUploads, State, state_path
+from engine.targets import Target
 from engine.targets.push import push_and_acknowledge
 
 
@@ -51,6 +64,7 @@ def apply_plan(plan_path: Path, options: Options) -> SchoolResult:
     with open_run(PlanSchool(plan.name, plan.urn), options, "apply") as run:
         record_releases(run, plan, released, command=f"apply {plan_path}")
         result = push_plan(run, plan, skip_batches=skip, plan_file=plan_path)
+        result.released = bool(released)
         note_held(result, plan)
         log_result(run, result)
     result.state = path
@@ -174,9 +188,9 @@ def push_plan(
     operations = plan.operations()
     changes = plan.changes()
     if not operations:
-        return SchoolResult(
-            plan.name, plan.urn, ExitCode.OK, "nothing to push: ParentPay is up to date", plan=plan
-        )
+        # Never "up to date" while checks hold records back: note_held counts them.
+        message = "nothing to push" + ("" if plan.holds_back else ": ParentPay is up to date")
+        return SchoolResult(plan.name, plan.urn, ExitCode.OK, message, plan=plan)
     known = run.state.uploaded()
 
     def new_state(result: OpResult) -> Record:
@@ -209,11 +223,12 @@ def push_plan(
                 skip_batches=skip_batches,
                 on_wait=waiting,
             )
+            rejected = [r for r in pushed.results if r["status"] == "rejected"]
+            now = _parentpay_after(run, target, plan, rejected)
     except TargetError as err:
-        err.message += "; " + _how_to_finish(plan_file)
+        err.message += "; " + _how_to_finish(plan_file, run.options)
         err.args = (err.message,)
         raise
-    rejected = [r for r in pushed.results if r["status"] == "rejected"]
     message = f"{pushed.applied} applied" + (
         f", {len(rejected)} rejected by ParentPay" if rejected else ""
     )
@@ -224,17 +239,108 @@ def push_plan(
         )
     code = ExitCode.INCOMPLETE if rejected else ExitCode.OK
     return SchoolResult(
-        plan.name, plan.urn, code, message, plan=plan, applied=pushed.applied, rejected=rejected
+        plan.name,
+        plan.urn,
+        code,
+        message,
+        plan=plan,
+        applied=pushed.applied,
+        rejected=rejected,
+        operations=list(pushed.results),
+        parentpay_now=now,
     )
 
 
-def _how_to_finish(plan_file: Path | None) -> str:
+def _parentpay_after(
+    run: Run, target: Target, plan: Plan, rejected: Sequence[OpResult]
+) -> dict[str, Record] | None:
+    """What ParentPay holds now, read once and only to explain `conflict` and `not_found`
+    rejections (what the record is now); None when there are none or the read fails."""
+    if not any(r.get("code") in ("conflict", "not_found") for r in rejected):
+        return None
+    try:
+        people = target.people(plan.site_id, status="all")
+    except TargetError as exc:
+        run.say("push", f"could not read ParentPay to explain the rejections: {exc}")
+        return None
+    return {p["mis_id"]: p for p in people}
+
+
+def _how_to_finish(plan_file: Path | None, options: Options) -> str:
     if plan_file is not None:
         return (
-            f"the plan can be finished with `bromsync apply {plan_file}` (what ParentPay "
-            "acknowledged is not sent again)"
+            f"the plan can be finished with `{apply_command(plan_file, options)}` (what "
+            "ParentPay acknowledged is not sent again)"
         )
     return (
         "run `bromsync run` again to finish: it sends only what ParentPay has not acknowledged "
         "(or give `run --out DIR` to keep the plan, and finish it with `bromsync apply`)"
     )
+
+
+def apply_school(plan_path: Path, options: Options) -> SchoolResult:
+    """`bromsync apply` of one plan file, finished: timed, named, its results written and sent.
+
+    A plan that cannot be applied (stale, blocked, already applied) is that school's result
+    with the reason. A file that is not a readable plan names no school: PlanError (exit 2).
+    """
+    started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    plan = read_plan(plan_path)
+    try:
+        result = apply_plan(plan_path, options)
+    except BromsyncError as exc:
+        result = failed(plan.name, plan.urn, exc, Progress(plan=plan))
+    result.plan = result.plan or plan
+    notify = plan.data.get("notify") or {}
+    result.notify_email = tuple(notify.get("email", ()))
+    result.notify_when = str(notify.get("when", "problems"))
+    result.people = {**_named(result.state or state_path(options.state_dir, plan.urn), plan),
+                     **result.people}  # fmt: skip
+    result.command, result.started_at = "apply", started
+    result.seconds = time.perf_counter() - clock
+    return finish_school(result, options)
+
+
+def _named(path: Path, plan: Plan) -> dict[str, Record]:
+    """Who is who for a plan's results: the records of the run that made it, and what
+    ParentPay was last told (an apply has no school file and no fresh fetch)."""
+    if not path.exists():
+        return {}
+    try:
+        with State(path, read_only=True) as state:
+            return {**state.uploaded(), **state.run_records(plan.data.get("run_id", ""))}
+    except BromsyncError:
+        return {}
+
+
+def apply_files(
+    plan_paths: Sequence[Path],
+    options: Options,
+    on_result: Callable[[SchoolResult], None] | None = None,
+) -> Invocation:
+    """`bromsync apply PLANFILE...`: each plan in turn, each told to `on_result` as it is done;
+    `<DIR>/run-results.json` covers them all and the exit codes combine as `run`'s do.
+
+    A file that is not a readable plan is a usage error: PlanError (exit 2) naming every such
+    file, before any plan is pushed.
+    """
+    problems = []
+    for path in plan_paths:
+        try:
+            read_plan(path)
+        except PlanError as exc:
+            problems.append(str(exc))
+    if problems:
+        if len(problems) == 1:
+            raise PlanError(problems[0])
+        raise PlanError("nothing was pushed:\n" + "\n".join(problems))
+
+    def work() -> list[SchoolResult]:
+        results = []
+        for path in plan_paths:
+            results.append(apply_school(path, options))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+
+    return timed("apply", options, work)

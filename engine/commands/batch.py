@@ -4,12 +4,19 @@ exit code (docs/cli.md, "Several schools")."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.commands.plan import plan_school
-from engine.commands.result import SchoolResult, for_school
+from engine.commands.result import (
+    Invocation,
+    Progress,
+    SchoolResult,
+    finish_school,
+    for_school,
+    timed,
+)
 from engine.commands.run import run_school
 from engine.config.environment import smtp_url
 from engine.config.school import SchoolConfig, load_school
@@ -166,22 +173,34 @@ def preflight(
     return own
 
 
-def _fail_with(error: BromsyncError) -> Callable[[Run], SchoolResult]:
+def _fail_with(error: BromsyncError) -> Callable[[Run, Progress], SchoolResult]:
     """A school's run that fails at once with `error`, so the failure is in its state too."""
 
-    def body(run: Run) -> SchoolResult:
+    def body(run: Run, progress: Progress) -> SchoolResult:
         raise error
 
     return body
 
 
+OnResult = Callable[[SchoolResult], None]
+
+
 def run_files(
-    files: Sequence[Path], options: Options, *, command: str, jobs: int = 1
+    files: Sequence[Path],
+    options: Options,
+    *,
+    command: str,
+    jobs: int = 1,
+    on_result: OnResult | None = None,
 ) -> list[SchoolResult]:
     """Plan (`command="plan"`) or run the school of each file, `jobs` at a time; one result
     per file, in the order given. A school's own problem (its file invalid or unreadable, its
     password variable unset or empty) fails that school alone with exit 2, recorded in its
-    state when the file could be loaded; a problem common to all raises before any runs."""
+    state when the file could be loaded; a problem common to all raises before any runs.
+
+    Each result is finished (its results files written and its message sent, for `run`) and
+    handed to `on_result` as soon as its school is done, in the order the schools finish.
+    """
     loaded = load_schools(files)
     own = preflight(loaded, options, command=command)
     work = plan_school if command == "plan" else run_school
@@ -189,13 +208,40 @@ def run_files(
     def one(at: int) -> SchoolResult:
         school = loaded[at]
         if isinstance(school, SchoolResult):
-            return school
+            school.command, school.school_file = command, files[at]
+            return finish_school(school, options)
         if at in own:
-            return for_school(school, options, command, _fail_with(own[at]))
+            failed = for_school(school, options, command, _fail_with(own[at]))
+            return finish_school(failed, options)
         return work(school, options)
 
+    def told(result: SchoolResult) -> SchoolResult:
+        if on_result is not None:
+            on_result(result)
+        return result
+
     if jobs <= 1 or len(loaded) <= 1:
-        return [one(at) for at in range(len(loaded))]
+        return [told(one(at)) for at in range(len(loaded))]
     # Threads suffice: the work is network and DuckDB time, and each school has its own file.
+    results: dict[int, SchoolResult] = {}
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="school") as pool:
-        return list(pool.map(one, range(len(loaded))))
+        futures = {pool.submit(one, at): at for at in range(len(loaded))}
+        for future in as_completed(futures):
+            results[futures[future]] = told(future.result())
+    return [results[at] for at in range(len(loaded))]
+
+
+def sync_files(
+    files: Sequence[Path],
+    options: Options,
+    *,
+    command: str,
+    jobs: int = 1,
+    on_result: OnResult | None = None,
+) -> Invocation:
+    """`run_files` timed as one invocation; for `run`, `<DIR>/run-results.json` is written."""
+    return timed(
+        command,
+        options,
+        lambda: run_files(files, options, command=command, jobs=jobs, on_result=on_result),
+    )

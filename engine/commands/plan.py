@@ -7,7 +7,16 @@ from contextlib import closing
 from pathlib import Path
 
 from engine.commands.apply import record_releases
-from engine.commands.result import SchoolResult, for_school, plan_exit_code, plan_message
+from engine.commands.result import (
+    Progress,
+    SchoolResult,
+    apply_command,
+    finish_school,
+    for_school,
+    plan_exit_code,
+    plan_message,
+    render_report,
+)
 from engine.config.school import SchoolConfig
 from engine.events import heartbeat
 from engine.pipeline import Options, Run, prepare
@@ -17,14 +26,11 @@ from engine.plan.plan import Plan, PlanFiles, build_plan, write_plan
 from engine.plan.reconcile import reconcile
 from engine.plan.rejections import skip_known_rejections
 from engine.records import Record
-from engine.report.content import build_report
-from engine.report.html import render_html
-from engine.report.markdown import render_markdown
 
 
 def plan_school(school: SchoolConfig, options: Options) -> SchoolResult:
     """`bromsync plan` for one school: writes the plan files, pushes nothing."""
-    return for_school(school, options, "plan", _plan_only)
+    return finish_school(for_school(school, options, "plan", _plan_only), options)
 
 
 def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
@@ -66,6 +72,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         summary=summary,
         checks=[*prepared.hits, *seen.hits, *refused],
         no_consent=sum(t.no_consent for t in results),
+        no_consent_records=[r for t in results for r in t.no_consent_records],
         left_out={t.type: t.left_out for t in results},
         guards=guards,
         drift=seen.drift,
@@ -73,6 +80,7 @@ def compute_plan(run: Run) -> tuple[Plan, dict[str, Record]]:
         adopted=[r["mis_id"] for r in seen.adopted],
     )
     people: dict[str, Record] = {
+        **{r["mis_id"]: r for t in results for r in t.no_consent_records},
         **(live or {}),
         **memory,
         **{r["mis_id"]: r for t in results for r in t.records},
@@ -101,20 +109,33 @@ def _with_reason(change: Change, drifted: set[tuple[str, str]]) -> Change:
 
 
 def write_plan_files(
-    plan: Plan, people: dict[str, Record], out_dir: Path, *, show_sensitive: bool
+    plan: Plan,
+    people: dict[str, Record],
+    out_dir: Path,
+    options: Options,
+    *,
+    outcome: str | None = None,
 ) -> PlanFiles:
-    """The plan's JSON, and its report (built once) as Markdown and as a self-contained page."""
-    report = build_report(plan, people=people, show_sensitive=show_sensitive)
-    return write_plan(plan, out_dir, markdown=render_markdown(report), html=render_html(report))
+    """The plan's JSON, and its report (built once) as Markdown and as a self-contained page.
+
+    The report's footer gives the `apply` command for the plan as typed from here; `outcome`
+    (from `run`) says what became of the plan instead.
+    """
+    command = apply_command(out_dir / f"{plan.urn}.plan.json", options)
+    markdown, html = render_report(
+        plan, people, show_sensitive=options.show_sensitive, apply=command, outcome=outcome
+    )
+    return write_plan(plan, out_dir, markdown=markdown, html=html)
 
 
-def _plan_only(run: Run) -> SchoolResult:
+def _plan_only(run: Run, progress: Progress) -> SchoolResult:
     plan, people = compute_plan(run)
+    progress.plan, progress.people = plan, people
     # A plan made with --allow-mass-* is not blocked, so `apply` pushes it without a flag: the
     # release is this command's, and recorded now.
     record_releases(run, plan, [g for g in plan.guards if g.released], command="plan")
     out_dir = run.options.out_dir or Path("plans")
-    files = write_plan_files(plan, people, out_dir, show_sensitive=run.options.show_sensitive)
+    files = write_plan_files(plan, people, out_dir, run.options)
     return SchoolResult(
         run.school.name,
         run.school.urn,
@@ -122,4 +143,5 @@ def _plan_only(run: Run) -> SchoolResult:
         plan_message(plan),
         plan=plan,
         plan_files=files,
+        people=people,
     )

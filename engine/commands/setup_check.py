@@ -42,6 +42,7 @@ from engine.report.checklist import (
     CheckItem,
     SetupCheckResult,
     counted,
+    named,
     secret_fix,
     unprefixed,
     year_code_fix,
@@ -257,7 +258,14 @@ class _Check:
         bad = sorted((code for code in found if code not in _CODE_ORDER), key=_order)
         if bad:
             shown = {c: "(no year group)" if c is None else repr(c) for c in bad}
-            listed = ", ".join(f"{shown[c]} ({counted(found[c], 'pupil')})" for c in bad)
+            people = {r["mis_id"]: r for r in records}
+            of = {
+                c: [r["mis_id"] for r in records if r["fields"].get("year_code") == c] for c in bad
+            }
+            listed = "; ".join(
+                f"{shown[c]}: {counted(found[c], 'pupil')} ({named(of[c], people, short=True)})"
+                for c in bad
+            )
             self.add(
                 "year_codes", False,
                 f"year groups of pupils on roll that are not ParentPay codes (N1, N2, R, 1-14): "
@@ -335,7 +343,7 @@ class _Check:
         with tempfile.TemporaryDirectory(prefix="bromsync-check-") as tmp:
             settings = Options(Path(tmp), offline=True, source_factory=lambda _: source)
             with open_run(trial_school, settings, "check") as run:
-                plan, _ = compute_plan(run)
+                plan, people = compute_plan(run)
         self.result.trial = plan
         data = plan.data
         ops = {
@@ -356,9 +364,15 @@ class _Check:
             self.add("trial", False, f"{detail}; blocked: {data['blocked_reason']}",
                      "fix the points above, then run the check again")  # fmt: skip
         elif errors:
+            # Each held-back record named, with the check and its fix (docs/setup-check.md).
+            detail += "".join(
+                f"; held back by {c['name']}"
+                + (f" ({', '.join(c['details'])})" if c["details"] else "")
+                + f": {named(c['records'], people)}"
+                for c in errors
+            )
             self.add("trial", False, detail, " ".join(
-                f"{c['name']} ({', '.join(c['details'] or c['records'])}): {c['remediation'].rstrip('.')}."
-                for c in errors))  # fmt: skip
+                f"{c['name']}: {c['remediation'].rstrip('.')}." for c in errors))  # fmt: skip
         else:
             self.add("trial", True, detail)
 

@@ -112,6 +112,10 @@ class SchoolConfig:
     # `timeouts:` seconds to wait for an answer (docs/school-file.md); flags override them.
     bromcom_timeout: float = 300.0
     parentpay_timeout: float = 60.0
+    # Who gets the school's results message after each run or apply (docs/results.md), and
+    # when: "problems" (something failed, was blocked, held back or rejected) or "always".
+    notify_email: tuple[str, ...] = ()
+    notify_when: str = "problems"
 
     def check_settings(self) -> dict[str, Any]:
         """What the school file changes about the checks, as recorded in the plan."""
@@ -151,6 +155,7 @@ class SchoolConfig:
                 "bromcom_seconds": self.bromcom_timeout,
                 "parentpay_seconds": self.parentpay_timeout,
             },
+            "notify": {"email": list(self.notify_email), "when": self.notify_when},
         }
 
 
@@ -353,6 +358,11 @@ def _build(data: dict[str, Any], path: Path) -> SchoolConfig:
         optional["bromcom_timeout"] = float(timeouts["bromcom_seconds"])
     if "parentpay_seconds" in timeouts:
         optional["parentpay_timeout"] = float(timeouts["parentpay_seconds"])
+    notify = data.get("notify", {})
+    if "email" in notify:
+        optional["notify_email"] = tuple(notify["email"])
+    if "when" in notify:
+        optional["notify_when"] = notify["when"]
     return SchoolConfig(
         path=path,
         name=school["name"],

@@ -153,6 +153,7 @@ def build_plan(
     summary: Mapping[str, Mapping[str, int]] | None,
     checks: Sequence[CheckHit],
     no_consent: int,
+    no_consent_records: Sequence[Mapping[str, Any]] = (),
     left_out: Mapping[str, Mapping[str, int]],
     guards: Sequence[GuardHit] = (),
     drift: Sequence[Mapping[str, Any]] = (),
@@ -184,6 +185,10 @@ def build_plan(
             for hit in checks
         ],
         "excluded": {"no_consent": no_consent},
+        # Who they are (type and mis_id; the report names them), so the school can tick consent.
+        "no_consent_records": [
+            {"type": r["type"], "mis_id": r["mis_id"]} for r in no_consent_records
+        ],
         "left_out": {kind: dict(rules) for kind, rules in left_out.items()},
         "blocked": reason is not None,
         "blocked_reason": reason,
@@ -195,6 +200,8 @@ def build_plan(
         "offline": unmanaged is None,
         "adopted": list(adopted),
         "site_id": school.parentpay_site_id,
+        # Who `apply` sends the results message to: it has the plan, not the school file.
+        "notify": {"email": list(school.notify_email), "when": school.notify_when},
         "run_id": run_id,
         "today": today,
     }

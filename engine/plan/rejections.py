@@ -38,8 +38,11 @@ def skip_known_rejections(
                 records=[c.mis_id for c, _ in of_kind],
                 message="ParentPay refused these records at their last upload, and their data has "
                 "not changed since, so they are not sent again (its reasons are listed above).",
-                remediation="Correct the field ParentPay names in Bromcom; the next run sends the "
-                "corrected record.",
+                remediation="It depends on ParentPay's code, and each record's fix is in the run's "
+                "results file: for invalid, correct in Bromcom the field ParentPay names; for "
+                "exists, run the data-matching exercise (bromsync match) or ask ParentPay "
+                "support; for conflict or not_found, run again, which reads ParentPay first. "
+                "The next run sends a corrected record.",
                 details=sorted(
                     {f"{c.mis_id}: {last['code']}: {last['message']}" for c, last in of_kind}
                 ),

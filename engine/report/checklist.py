@@ -9,13 +9,17 @@ checklist for the terminal. Fixes are in the words of the Bromcom and ParentPay 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config.school import SchoolConfig
 from engine.errors import BromsyncError
 from engine.plan.plan import Plan
-from engine.records import PARENTPAY_YEAR_CODES
+from engine.records import PARENTPAY_YEAR_CODES, Record
+from engine.report.content import label, person_name
+
+NAMED = 20  # records named per point; the trial plan's report names them all
 
 # The points, in checklist order: stable key -> the line a data manager reads.
 TITLES = {
@@ -76,6 +80,21 @@ def render_checklist(result: SetupCheckResult) -> str:
         1: "The check could not run to the end: fix the failed point and run it again.",
     }.get(result.exit_code, f"Not ready to go live: {failed} to fix.")
     return "\n".join([*lines, "", verdict]) + "\n"
+
+
+def named(mis_ids: Sequence[str], people: Mapping[str, Record], *, short: bool = False) -> str:
+    """'1007 Zoë Chen (year 1, 1L), 1010 Jayden Smith-Jones (year 6, 6B)': the first NAMED of
+    the records, then how many more; `short` gives only the class after the name."""
+    out = []
+    for mis_id in mis_ids[:NAMED]:
+        fields = people.get(mis_id, {}).get("fields", {})
+        if short:
+            who = " ".join(p for p in (mis_id, person_name(fields)) if p)
+            out.append(f"{who} in {fields['reg_group']}" if fields.get("reg_group") else who)
+        else:
+            out.append(label(mis_id, fields))
+    more = len(mis_ids) - NAMED
+    return ", ".join(out) + (f" and {more} more" if more > 0 else "")
 
 
 def counted(n: int, noun: str) -> str:

@@ -159,6 +159,9 @@ class Report:
     blocked_guards: list[str] = field(default_factory=list)
     blocked_advice: list[str] = field(default_factory=list)
     lifted: list[str] = field(default_factory=list)  # guards a flag lifted, after review (prose)
+    outcome: str = ""  # what `run` did with the plan (prose); "" for a plan made by `plan`
+    # Who was left out for want of consent (data, not prose): they follow the last left_out line.
+    no_consent: list[str] = field(default_factory=list)
 
 
 DRIFT_COLUMNS = ("Record", "Field", "ParentPay now", "Last uploaded", "Bromcom")
@@ -168,7 +171,7 @@ def _drift(plan: Plan, people: Mapping[str, Record], show: bool) -> tuple[list[l
     """The drift table, and what this plan does with it (drift: restore or report)."""
     rows = []
     for d in plan.drift:
-        who = _label(d["mis_id"], people.get(d["mis_id"], {}).get("fields", {}))
+        who = label(d["mis_id"], people.get(d["mis_id"], {}).get("fields", {}))
         name = d["field"]
         if name == "status":
             values = [("deleted" if v is None and i == 0 else _shown(name, v, show)) for i, v in
@@ -383,7 +386,12 @@ def _title(kind: str, rtype: str) -> str:
     return title if isinstance(title, str) else title.get(rtype, title["pupil"])
 
 
-def _label(mis_id: str, f: Mapping[str, Any]) -> str:
+def person_name(f: Mapping[str, Any]) -> str:
+    """'Mrs Sarah Bennett', 'Zoë Chen': a record's name as the reports give it."""
+    return _joined(f, ("title", "forename", "surname"))
+
+
+def label(mis_id: str, f: Mapping[str, Any]) -> str:
     """'1007 Ava Patel (year 1, 1L)', or just '1007' when nothing is known of the record."""
     where = [f"year {f['year_code']}"] if f.get("year_code") else []
     where += [str(f["reg_group"])] if f.get("reg_group") else []
@@ -401,13 +409,19 @@ def _checks(plan: Plan, people: Mapping[str, Record]) -> list[CheckView]:
             name=c["name"], severity=c["severity"],
             heading=f"{'Held back' if c['severity'] == 'error' else 'Warning'}: {n} {noun}",
             message=" ".join(c["message"].split()), details=list(c.get("details") or []),
-            records=[_label(m, people.get(m, {}).get("fields", {})) for m in c["records"]],
+            records=[label(m, people.get(m, {}).get("fields", {})) for m in c["records"]],
             remediation=" ".join(c["remediation"].split()),
         ))  # fmt: skip
     return views
 
 
-def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]:
+def _prose(
+    d: Mapping[str, Any],
+    people: Mapping[str, Record],
+    show: bool,
+    apply_command: str | None,
+    by_run: bool,
+) -> tuple[str, list[str], list[str]]:
     """The baseline note, what was left out, and the footer, the same in every layout."""
     baseline = (
         f"changes since upload `{d['baseline']}`, the last one ParentPay acknowledged"
@@ -421,17 +435,30 @@ def _prose(d: Mapping[str, Any], show: bool) -> tuple[str, list[str], list[str]]
         if n
     ]
     if n := d["excluded"]["no_consent"]:
-        left_out.append(f"{n} people left out for want of data processing consent")
+        left_out.append(
+            f"{n} {'person' if n == 1 else 'people'} left out for want of data processing consent"
+            + (" (tick it in Bromcom to upload them):" if d.get("no_consent_records") else "")
+        )
+    command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
+    if d["blocked"]:
+        push = _blocked_footer(d)
+    elif by_run:
+        push = (
+            "`bromsync run` wrote this plan and pushed it straight away; the line under the "
+            "summary says what happened."
+        )
+    else:
+        push = (
+            f"To push exactly this plan to ParentPay, run `{command}` from the folder where "
+            "`bromsync plan` was run. It is refused if the file was edited or ParentPay has "
+            "acknowledged another upload since."
+        )
     footer = [
         "This report shows dietary needs and free-meal details: keep it confidential."
         if show
         else f"Dietary needs and free-meal details are shown as {MASK}; make the plan with "
         "`--show-sensitive` to see them.",
-        _blocked_footer(d)
-        if d["blocked"]
-        else f"To push exactly this plan to ParentPay: `bromsync apply {d['school']['urn']}.plan.json` "
-        "(the plan file beside this report). It is refused if the file was edited or ParentPay has "
-        "acknowledged another upload since.",
+        push,
     ]
     return baseline, left_out, footer
 
@@ -446,17 +473,19 @@ def _blocked_footer(d: Mapping[str, Any]) -> str:
     )
 
 
-def _guards(plan: Plan) -> tuple[list[str], list[str], list[str]]:
-    """The blocked box's lines and advice, and the guards lifted by a flag, as prose."""
+def _guards(plan: Plan, command: str, beside: str) -> tuple[list[str], list[str], list[str]]:
+    """The blocked box's lines and advice, and the guards lifted by a flag, as prose.
+
+    `command` is the plan's `bromsync apply` command, as the footer gives it.
+    """
     guards = plan.guards
     block = blocking(guards)
     flags = plan.release_flags()
     step = None
-    if flags is not None:  # the report lies beside the plan file, so name it as the footer does
+    if flags is not None:
         step = (
             "If the change is real, and this report shows only what you expect, push exactly this "
-            f"plan with `bromsync apply {plan.urn}.plan.json {' '.join(flags)}` (the plan file "
-            "beside this report)."
+            f"plan with `{command} {' '.join(flags)}`{beside}."
         )
     lines = [_capital(g.message.rstrip(".")) + "." for g in block]
     lifted = [
@@ -480,10 +509,27 @@ def _date(iso: str) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def headline(plan: Plan) -> str:
+    """'12 to create; 2 held back by checks': what the plan does, and what it leaves out."""
+    line = _capital(summary_line(plan.summary))
+    if held := len(plan.held_back()):
+        line += f"; {held} held back by checks (see Checks)"
+    return line
+
+
 def build_report(
-    plan: Plan, *, people: Mapping[str, Record], show_sensitive: bool = False
+    plan: Plan,
+    *,
+    people: Mapping[str, Record],
+    show_sensitive: bool = False,
+    apply_command: str | None = None,
+    outcome: str | None = None,
 ) -> Report:
-    """What the reviewer is shown, formatted and masked, ready for any layout."""
+    """What the reviewer is shown, formatted and masked, ready for any layout.
+
+    `apply_command` is the footer's way to push the plan, as typed where `plan` ran; `outcome`
+    (from `run`) says what became of the plan instead.
+    """
     d = plan.data
     summary = d["summary"]
     totals = [
@@ -491,16 +537,24 @@ def build_report(
         for t, c in summary.items()
         if any(c.values())
     ]
-    baseline, left_out, footer = _prose(d, show_sensitive)
-    guard_lines, guard_advice, lifted = _guards(plan)
+    baseline, left_out, footer = _prose(
+        d, people, show_sensitive, apply_command, outcome is not None
+    )
+    # Without the command as typed, the report names the plan file that lies beside it.
+    command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
+    beside = "" if apply_command else " (the plan file beside this report)"
+    guard_lines, guard_advice, lifted = _guards(plan, command, beside)
     blocked = None
     if d["blocked"] and not guard_lines:
         blocked = _capital(d["blocked_reason"] or "no reason was recorded")
     drift, drift_note = _drift(plan, people, show_sensitive)
     return Report(
         d["school"]["name"], d["school"]["urn"], d.get("site_id"), _date(d.get("today", "")),
-        _capital(summary_line(summary)), baseline, blocked, totals,
+        headline(plan), baseline, blocked, totals,
         _sections(plan, people, show_sensitive), _checks(plan, people), left_out, footer, show_sensitive,
         drift=drift, drift_note=drift_note if drift else "", parentpay_note=_parentpay_note(d),
         blocked_guards=guard_lines, blocked_advice=guard_advice, lifted=lifted,
+        outcome=outcome or "",
+        no_consent=[label(r["mis_id"], people.get(r["mis_id"], {}).get("fields", {}))
+                    for r in d.get("no_consent_records", [])],
     )  # fmt: skip

@@ -27,6 +27,8 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace
 .eyebrow { margin: 0; color: var(--muted); font-size: 13px; letter-spacing: .04em; text-transform: uppercase; }
 .summary { font-size: 20px; font-weight: 650; margin: 0 0 2px; }
 .meta { color: var(--muted); margin: 0 0 16px; }
+.outcome { border-left: 5px solid var(--accent); background: var(--soft); padding: 8px 14px;
+  margin: 0 0 16px; font-weight: 600; }
 .blocked { border: 2px solid var(--red); background: var(--red-bg); border-radius: 8px;
   padding: 14px 18px; margin: 16px 0 20px; }
 .blocked h2 { color: var(--red); margin-bottom: 6px; }
@@ -161,6 +163,7 @@ def _header(r: Report) -> str:
         f"<h1>{_e(r.school)}</h1>\n"
         f'<p class="summary">{_e(r.summary)}</p>\n'
         f'<p class="meta">{_e(r.date)} · {_prose(r.baseline_note)}</p>\n'
+        + (f'<p class="outcome">{_prose(r.outcome)}</p>\n' if r.outcome else "")
         + (f'<p class="meta">{_prose(r.parentpay_note)}</p>\n' if r.parentpay_note else "")
         + "</header>\n"
     )
@@ -250,7 +253,10 @@ def render_html(r: Report) -> str:
         body += [_check(c) for c in r.checks]
         body.append("</section>\n")
     if r.left_out:
-        items = "".join(f"<li>{_prose(line)}</li>" for line in r.left_out)
+        shown = [_prose(line) for line in r.left_out]
+        if r.no_consent:
+            shown[-1] += " " + ", ".join(_e(x) for x in r.no_consent)
+        items = "".join(f"<li>{line}</li>" for line in shown)
         body.append(
             f'<section class="group" id="left-out">\n<h2>Left out</h2>\n<ul class="plain">{items}</ul>\n</section>\n'
         )

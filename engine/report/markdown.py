@@ -53,6 +53,7 @@ def render_markdown(r: Report) -> str:
     """The plan's report as Markdown."""
     out = [f"# {md(r.school)}: sync plan", "", f"**{r.summary}**", ""]
     out += [f"{r.date} · URN {r.urn} · ParentPay site {r.site_id} · {r.baseline_note}", ""]
+    out += [f"> **{r.outcome}**", ""] if r.outcome else []
     out += [r.parentpay_note, ""] if r.parentpay_note else []
     out += [*(f"⚠️ {line}" for line in r.lifted), ""] if r.lifted else []
     if r.blocked_reason or r.blocked_guards:
@@ -89,7 +90,10 @@ def render_markdown(r: Report) -> str:
     out += ["## Checks", ""] if r.checks else []
     for check in r.checks:
         out += _md_check(check)
-    out += ["## Left out", "", *(f"- {line}" for line in r.left_out), ""] if r.left_out else []
+    lines = [f"- {line}" for line in r.left_out]
+    if r.no_consent:
+        lines[-1] += " " + ", ".join(md(x) for x in r.no_consent)
+    out += ["## Left out", "", *lines, ""] if r.left_out else []
     footer = [f"{line}\n" for line in r.footer]
     if r.show_sensitive:
         footer[0] = f"**{footer[0].strip()}**\n"

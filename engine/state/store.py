@@ -509,6 +509,16 @@ class State:
             m: {"mis_id": m, "type": t, "status": s, "fields": json.loads(f)} for m, t, s, f in rows
         }
 
+    def run_records(self, run_id: str) -> dict[str, Record]:
+        """The records a run mapped (held ones included): mis_id -> {mis_id, type, fields}.
+
+        Empty once the run is older than the staged rows the state keeps.
+        """
+        rows = self.con.execute(
+            "SELECT mis_id, type, fields FROM records WHERE run_id = ?", [run_id]
+        ).fetchall()
+        return {m: {"mis_id": m, "type": t, "fields": json.loads(f)} for m, t, f in rows}
+
     def rejections(self) -> dict[str, dict[str, Any]]:
         """The operation ParentPay rejected last for each record whose latest answer was a rejection.
 

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
@@ -26,6 +26,10 @@ from engine.transform.mapping import Expr, Join, Mapping
 Document = dict[str, Any]
 
 
+# The only fields mapped for a person left out for want of consent: enough to name them.
+_NAMES = ("title", "forename", "surname")
+
+
 @dataclass
 class Transformed:
     """What one mapping made of one school's data."""
@@ -34,6 +38,8 @@ class Transformed:
     records: list[Record]
     left_out: dict[str, int]  # include rule name -> rows it left out
     no_consent: int
+    # Who was left out for want of consent, by ID and name only, so a report can name them.
+    no_consent_records: list[Record] = field(default_factory=list)
 
 
 def _document_rows(table: Table) -> list[Document]:
@@ -153,6 +159,7 @@ def transform(
     left_out: dict[str, int] = {name: 0 for name, _ in mapping.include}
     no_consent = 0
     records: list[Record] = []
+    without: list[Record] = []
     for row in documents[mapping.entity]:
         doc = dict(row)
         joiner.attach(doc, mapping.joins)
@@ -173,6 +180,11 @@ def transform(
             and not _search(mapping.consent, doc, options, mis_id)
         ):
             no_consent += 1
+            if mis_id is not None:
+                names = {
+                    n: _search(e, doc, options, mis_id) for n, e in mapping.fields if n in _NAMES
+                }
+                without.append({"mis_id": mis_id, "type": mapping.type, "fields": names})
             continue
         if mis_id is None:
             raise MappingError(
@@ -181,4 +193,4 @@ def transform(
         fields = {name: _search(expr, doc, options, mis_id) for name, expr in mapping.fields}
         records.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
 
-    return Transformed(mapping.type, records, left_out, no_consent)
+    return Transformed(mapping.type, records, left_out, no_consent, without)

@@ -90,6 +90,7 @@ def test_a_generated_school_syncs_through_both_simulators_without_a_site_given(
         monkeypatch.setenv("BROMSYNC_PARENTPAY_URL", parentpay.url)
         monkeypatch.setenv("BROMSYNC_PARENTPAY_TOKEN", "tok")
         monkeypatch.setenv("BROMSYNC_STATE_DIR", str(tmp_path / "state"))
+        monkeypatch.chdir(tmp_path)  # run writes its plans and results to ./plans
         run = bromsync("run", str(school))
         assert run.exit_code in (0, 3), run.output
         assert "applied" in run.output

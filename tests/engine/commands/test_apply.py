@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from bromsync import cli
 from engine.commands.apply import apply_plan, key_prefix
 from engine.commands.plan import plan_school
+from engine.commands.result import shown_path
 from engine.commands.run import run_school
 from engine.config.school import load_school
 from engine.errors import ExitCode, ParentPayUnavailable, PlanError
@@ -187,7 +188,9 @@ def test_apply_finishes_a_plan_cut_off_after_a_batch_and_then_refuses_it(
     with pytest.raises(ParentPayUnavailable) as caught:
         apply_plan(plan_file, watch.options())
     assert "acknowledged 1 earlier batch (5 operations)" in str(caught.value)
-    assert f"the plan can be finished with `bromsync apply {plan_file}`" in str(caught.value)
+    assert f"the plan can be finished with `bromsync apply {shown_path(plan_file)}`" in str(
+        caught.value
+    )
     failed_key = posts(stack)[-1].idempotency_key
     assert len(people(stack)) == BATCH
 
@@ -261,7 +264,9 @@ def test_a_run_cut_off_leaves_its_plan_file_finishable_with_apply(
     failed = run(stack, watch, out_dir=stack.plans)
     plan_file = stack.plans / f"{URN}.plan.json"
     assert failed.exit_code == ExitCode.FAILED
-    assert f"the plan can be finished with `bromsync apply {plan_file}`" in failed.message
+    assert (
+        f"the plan can be finished with `bromsync apply {shown_path(plan_file)}`" in failed.message
+    )
     assert len(people(stack)) == 2 * BATCH
 
     finished = apply_plan(plan_file, watch.options())
@@ -316,7 +321,7 @@ def test_a_retry_after_beyond_ten_minutes_fails_the_school_and_apply_finishes_it
         "before sending batch 2 of 3" in text
     )
     assert "longer than the 10 min bromsync waits, so nothing more was sent" in text
-    assert f"the plan can be finished with `bromsync apply {plan_file}`" in text
+    assert f"the plan can be finished with `bromsync apply {shown_path(plan_file)}`" in text
     assert watch.waits == []
     assert [r.status for r in posts(stack)] == [200, 429]
 

@@ -88,7 +88,10 @@ def test_two_unticked_entities_and_a_year_1_are_named_in_one_checklist(
     assert entities.fix is not None and "Third Party Access Permissions" in entities.fix
     assert "steps 6-7" in entities.fix and "StudentContacts, PersonCommunications" in entities.fix
     years = result.item("year_codes")
-    assert "'Year 1' (1 pupil), 'Year 5' (1 pupil)" in years.detail
+    assert (
+        "'Year 1': 1 pupil (1007 Zoë Chen in 1L); 'Year 5': 1 pupil (1003 Ciarán O'Brien in 5B)"
+        in years.detail
+    )
     assert years.fix is not None
     assert "recode year group 'Year 1' as 1, year group 'Year 5' as 5" in years.fix
     assert '{"Year 1": "1", "Year 5": "5"}' in years.fix
@@ -222,3 +225,18 @@ def test_a_fetch_cut_short_after_the_credentials_exits_1(stack: Stack) -> None:
     assert "reading Bromcom's data failed" in result.item("year_codes").detail
     assert marks(result)["trial"] is None
     assert stack.parentpay.requests == []
+
+
+def test_the_trial_names_every_record_it_holds_back_with_the_check_and_fix(stack: Stack) -> None:
+    stack.edit_row("Students", "StudentID", 1007, YearGroup="1")  # the mobile still has 22 digits
+    result = check(stack)
+    assert result.exit_code == 3
+    trial = result.item("trial")
+    assert trial.ok is False
+    assert trial.detail.endswith(
+        "; held back by mobile_too_long (22 digits): 1007 Zoë Chen (year 1, 1L)"
+    )
+    assert trial.fix is not None and trial.fix.startswith(
+        "mobile_too_long: In Bromcom, keep one number"
+    )
+    assert "Not ready to go live: 1 point to fix." in render_checklist(result)
