@@ -108,6 +108,22 @@ ALLOW_MASS_BLANK = click.option(
     is_flag=True,
     help="After review: lift the blank guard (one field emptied for many records of a type).",
 )
+BROMCOM_TIMEOUT = click.option(
+    "--bromcom-timeout",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long for each Bromcom answer before trying again (3 tries) [default: the "
+    "school file's timeouts.bromcom_seconds, else 300].",
+)
+PARENTPAY_TIMEOUT = click.option(
+    "--parentpay-timeout",
+    type=click.FloatRange(1, 3600),
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long for each ParentPay answer [default: the school file's "
+    "timeouts.parentpay_seconds, else 60].",
+)
 PORT = click.option(
     "--port", default=0, show_default=True, help="Port to listen on (0: any free port)."
 )
@@ -177,7 +193,14 @@ def validate(files: tuple[Path, ...]) -> int:
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options of every command that fetches from Bromcom and plans."""
-    for option in (FETCH_JOBS, RECORD, SHOW_SENSITIVE, STATE_DIR):
+    for option in (
+        PARENTPAY_TIMEOUT,
+        BROMCOM_TIMEOUT,
+        FETCH_JOBS,
+        RECORD,
+        SHOW_SENSITIVE,
+        STATE_DIR,
+    ):
         func = option(func)
     return func
 
@@ -190,6 +213,7 @@ def _sync_options(
     allow_mass_blank: bool,
     record: Path | None,
     fetch_jobs: int,
+    timeouts: tuple[float | None, float | None],
     offline: bool = False,
     smtp: Any = None,
 ) -> Any:
@@ -206,6 +230,8 @@ def _sync_options(
         on_event=_echo_event,
         record_dir=record,
         fetch_jobs=fetch_jobs,
+        bromcom_timeout=timeouts[0],
+        parentpay_timeout=timeouts[1],
         offline=offline,
         smtp=smtp,
     )
@@ -289,6 +315,8 @@ def plan(
     show_sensitive: bool,
     record: Path | None,
     fetch_jobs: int,
+    bromcom_timeout: float | None,
+    parentpay_timeout: float | None,
 ) -> int:
     """Fetch from Bromcom, read ParentPay, check and diff; write each school's plan. Pushes nothing.
 
@@ -312,6 +340,7 @@ def plan(
         allow_mass_blank,
         record,
         fetch_jobs,
+        (bromcom_timeout, parentpay_timeout),
         offline,
     )
     return _close(sync_files(files, options, command="plan", on_result=_printer(show_sensitive)))
@@ -329,6 +358,7 @@ def plan(
 )
 @ALLOW_MASS_ARCHIVE
 @ALLOW_MASS_BLANK
+@PARENTPAY_TIMEOUT
 @SHOW_SENSITIVE
 @STATE_DIR
 @_returns_code
@@ -337,6 +367,7 @@ def apply(
     out_dir: Path,
     allow_mass_archive: bool,
     allow_mass_blank: bool,
+    parentpay_timeout: float | None,
     show_sensitive: bool,
     state_dir: str | None,
 ) -> int:
@@ -361,6 +392,7 @@ def apply(
         state_dir=_state_dir(state_dir),
         allow_mass_archive=allow_mass_archive,
         allow_mass_blank=allow_mass_blank,
+        parentpay_timeout=parentpay_timeout,
         out_dir=out_dir,
         show_sensitive=show_sensitive,
         on_event=_echo_event,
@@ -409,6 +441,8 @@ def run(
     show_sensitive: bool,
     record: Path | None,
     fetch_jobs: int,
+    bromcom_timeout: float | None,
+    parentpay_timeout: float | None,
 ) -> int:
     """Plan and apply each school; one school's failure does not stop the others.
 
@@ -432,7 +466,7 @@ def run(
         return 0
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, allow_mass_blank, record,
-        fetch_jobs, smtp=smtp_settings(),
+        fetch_jobs, (bromcom_timeout, parentpay_timeout), smtp=smtp_settings(),
     )  # fmt: skip
     return _close(
         sync_files(chosen, options, command="run", jobs=jobs, on_result=_printer(show_sensitive))

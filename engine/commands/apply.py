@@ -28,8 +28,10 @@ from engine.commands.result import (
     timed,
 )
 from engine.config.environment import smtp_url
+from engine.config.school import SchoolConfig
 from engine.digest import digest
 from engine.errors import BlockedPlanError, BromsyncError, ExitCode, PlanError, TargetError
+from engine.events import heartbeat
 from engine.pipeline import Options, PlanSchool, Run, open_run
 from engine.plan.diff import apply_change
 from engine.plan.guards import RELEASE_FLAGS, GuardHit, blocked_reason, blocking
@@ -209,7 +211,11 @@ def push_plan(
         done = ", ".join(str(b + 1) for b in sorted(skip_batches))
         run.say("push", f"finishing a push that was cut off: batches {done} were acknowledged")
     try:
-        with closing(run.options.open_target()) as target:
+        school = run.school if isinstance(run.school, SchoolConfig) else None
+        with (
+            closing(run.options.open_target(school)) as target,
+            heartbeat(lambda text: run.say("push", text), "ParentPay to acknowledge the push"),
+        ):
             pushed = push_and_acknowledge(
                 target,
                 run.state,
