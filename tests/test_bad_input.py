@@ -195,6 +195,10 @@ def token_in_url(b: Bad) -> str:
     )
 
 
+def token_as_username(b: Bad) -> str:
+    return b.synced.parentpay.url.replace("http://", f"http://{b.secret('T0kenAsUser-88')}@")
+
+
 def parentpay_unreachable(b: Bad) -> str:
     b.values["host"] = f"127.0.0.1:{closed_port()}"
     return f"http://{b.values['host']}"
@@ -218,6 +222,7 @@ ENVIRONMENT = [
     Case("environment", "BROMSYNC_PARENTPAY_TOKEN is not set", lambda b: b.delenv("BROMSYNC_PARENTPAY_TOKEN"), 2, ("BROMSYNC_PARENTPAY_TOKEN", "not set")),
     Case("environment", "BROMSYNC_PARENTPAY_TOKEN is empty", lambda b: b.setenv("BROMSYNC_PARENTPAY_TOKEN", ""), 2, ("BROMSYNC_PARENTPAY_TOKEN", "empty"), absent=("not set",)),
     Case("environment", "the ParentPay URL holds the token", parentpay_url(token_in_url), 2, ("BROMSYNC_PARENTPAY_URL", "BROMSYNC_PARENTPAY_TOKEN")),
+    Case("environment", "the ParentPay URL holds the token as its username", parentpay_url(token_as_username), 2, ("BROMSYNC_PARENTPAY_URL", "BROMSYNC_PARENTPAY_TOKEN")),
     Case("environment", "the ParentPay URL is http to another host", parentpay_url(lambda b: "http://api.parentpay.example"), 2, ("BROMSYNC_PARENTPAY_URL", "https://")),
     Case("environment", "the ParentPay URL is not a web address", parentpay_url(lambda b: "parentpay"), 2, ("BROMSYNC_PARENTPAY_URL", "not a web address")),
     Case("environment", "the ParentPay token is wrong", wrong_token, 1, ("401", "BROMSYNC_PARENTPAY_TOKEN")),
@@ -568,6 +573,7 @@ def test_bad_input(
         synced.people_now(),
         bad,
     )
+    print(result.output)  # shown by pytest -rA: what each row said
     TALLY[case.name] = "harmful" if verdict.harmful else "clear" if verdict.clear else "unclear"
     problems = [f"HARMFUL: {h}" for h in verdict.harmful]
     problems += [f"UNCLEAR: {u}" for u in verdict.unclear]

@@ -511,12 +511,11 @@ def fast_clients(monkeypatch: pytest.MonkeyPatch) -> None:
         time.sleep(min(seconds, 0.01))
 
     def source(school: Any, **options: Any) -> BromcomSource:
-        return BromcomSource.for_school(
-            school, connect_timeout=2.0, read_timeout=20.0, base_delay=0.01, sleep=sleep, **options
-        )
+        options = {"connect_timeout": 2.0, "base_delay": 0.01, "sleep": sleep, **options}
+        return BromcomSource.for_school(school, **options)
 
-    def target() -> ParentPayClient:
-        return ParentPayClient.from_env(backoff_base=0.01, sleep=sleep)
+    def target(**options: Any) -> ParentPayClient:
+        return ParentPayClient.from_env(**{"backoff_base": 0.01, "sleep": sleep, **options})
 
     monkeypatch.setitem(SOURCES, "bromcom", source)
     monkeypatch.setitem(TARGETS, "parentpay", target)
