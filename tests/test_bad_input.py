@@ -337,6 +337,7 @@ MAPPINGS = [
     Case("mapping", "a broken JMESPath expression: validate", BAD_JMESPATH, 2, (PUPILS_LINE, "invalid JMESPath"), command=VALIDATE),
     Case("mapping", "a broken JMESPath expression: run", BAD_JMESPATH, 2, (PUPILS_LINE, "invalid JMESPath")),
     Case("mapping", "an unknown function (dte): validate", mapping("pupils.yaml", "dob: date(DateOfBirth)", "dob: dte(DateOfBirth)"), 2, (PUPILS_LINE, "dte"), command=VALIDATE),
+    Case("mapping", "an unknown function (dte): run", mapping("pupils.yaml", "dob: date(DateOfBirth)", "dob: dte(DateOfBirth)"), 2, (PUPILS_LINE, "dte")),
     Case("mapping", "many: 'yes' (a wrong type): validate", mapping("pupils.yaml", "many: true", "many: 'yes'"), 2, (PUPILS_LINE, "true or false"), command=VALIDATE),
     Case("mapping", "a field missing (gender): validate", mapping("pupils.yaml", "  gender: Gender\n", ""), 2, ("pupils.yaml:", "missing 'gender'"), command=VALIDATE),
     Case("mapping", "a field ParentPay does not have (sex): validate", mapping("pupils.yaml", "gender: Gender", "sex: Gender"), 2, (PUPILS_LINE, "'sex' is not a ParentPay pupil field"), command=VALIDATE),
