@@ -11,8 +11,9 @@ The engine knows no Bromcom column name: every one of them lives in `mappings/*.
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
 from engine.shipped import mappings_dir, schemas_dir
 from engine.transform.columns import catalogue_problems
+from engine.transform.functions import MappingFunctions
+
+# Every function a mapping expression may call: JMESPath's own and bromsync's.
+FUNCTIONS = frozenset(MappingFunctions.FUNCTION_TABLE)
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,25 @@ class _Compiler:
             )
             return None
         positions = _char_positions(self.lines, line, col, value)
+        unknown = [n for n in _called(compiled.parsed) if n not in FUNCTIONS]
+        for name in dict.fromkeys(unknown):
+            # JMESPath looks a function up only when it runs: a misspelt one must fail here.
+            at = value.find(f"{name}(")
+            known = positions[at] if 0 <= at < len(positions) else None
+            fl, fc = known or (line, col)
+            close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1)
+            hint = f"did you mean {close[0]}()? " if close else ""
+            self.problems.append(
+                Problem(
+                    str(self.path),
+                    fl,
+                    fc,
+                    f"{dotted}: unknown function {name}(); {hint}"
+                    "the functions are listed in mappings/README.md",
+                )
+            )
+        if unknown:
+            return None
         return Expr(value, compiled, self.where(line, col), positions)
 
     def joins(self, spec: MappingABC[str, Any], at: tuple[str | int, ...]) -> tuple[Join, ...]:
@@ -256,6 +280,15 @@ def _caret(expression: str, position: int | None) -> str:
 def _load_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((schemas_dir() / "mapping.schema.json").read_text())
     return schema
+
+
+def _called(node: dict[str, Any]) -> Iterator[str]:
+    """The name of every function an expression's syntax tree calls."""
+    if node.get("type") == "function_expression":
+        yield str(node["value"])
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            yield from _called(child)
 
 
 def compile_mapping(path: Path) -> tuple[Mapping | None, list[Problem]]:
