@@ -264,7 +264,10 @@ def forget() -> None:
 def _environment_secrets(environ: Mapping[str, str]) -> list[str]:
     found = [environ.get(name, "").strip() for name in _SECRET_VARIABLES]
     for name in _URL_VARIABLES:
-        found += [part or "" for part in url_userinfo(environ.get(name, ""))]
+        user, password = url_userinfo(environ.get(name, ""))
+        # With a password beside it, a username is a name (scrubbing "bromsync" would garble
+        # every BROMSYNC_ variable named); alone in the userinfo, it may well be the token.
+        found.append(password if password else user or "")
     return [s for s in found if s]
 
 

@@ -436,7 +436,7 @@ BLANK = "--allow-mass-blank"
 
 # fmt: off
 DATA = [
-    Case("data", "every date of birth written 02/06/2016 (text)", lambda b: dob_as_text(b, None), (1, 2, 3), ("DateOfBirth", "YYYY-MM-DD"), absent=("fill in the listed field",)),
+    Case("data", "every date of birth written 02/06/2016 (text)", lambda b: dob_as_text(b, None), (1, 2, 3), ("Date of Birth", "YYYY-MM-DD"), absent=("fill in the listed field",)),
     Case("data", "one date of birth written 02/06/2016 (text)", held(dob_as_text), 3, (*HELD, "YYYY-MM-DD"), absent=("fill in the listed field",)),
     Case("data", "a 50,000-character first name", pupil(FirstName="A" * 50_000), 3, ("{pupil}", "100 characters")),
     Case("data", "a 101-character surname", pupil(LastName="Fiennes-" * 12 + "Smith"), 3, ("{pupil}", "100 characters")),

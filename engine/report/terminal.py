@@ -11,6 +11,7 @@ from engine.records import RECORD_TYPES
 from engine.report.results import Outcome, Problem, masked, tally
 
 SHOWN = 20  # records named per school; the results file names them all
+SHOWN_VALUES = 5  # values found per check on one line; the results file lists them all
 MARKS = {0: "✔", 3: "!"}  # any other exit code: ✘
 
 
@@ -51,8 +52,10 @@ def _problem_lines(o: Outcome, show: bool) -> list[str]:
         out.append(
             f"    held back by {check} ({_noun(kind, len(problems))}): {masked(message, show)}"
         )
-        if problems[0].details:
-            found = ", ".join(masked(d, show) for d in problems[0].details)
+        if details := problems[0].details:
+            found = ", ".join(masked(d, show) for d in details[:SHOWN_VALUES])
+            if len(details) > SHOWN_VALUES:
+                found += f" and {len(details) - SHOWN_VALUES} more{_where_all(o)}"
             out.append(f"      values found: {found}")
         for p in problems:
             if shown == SHOWN:

@@ -174,8 +174,8 @@ class _Compiler:
         unknown = [n for n in _called(compiled.parsed) if n not in FUNCTIONS]
         for name in dict.fromkeys(unknown):
             # JMESPath looks a function up only when it runs: a misspelt one must fail here.
-            at = value.find(f"{name}(")
-            known = positions[at] if 0 <= at < len(positions) else None
+            offset = value.find(f"{name}(")
+            known = positions[offset] if 0 <= offset < len(positions) else None
             fl, fc = known or (line, col)
             close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1)
             hint = f"did you mean {close[0]}()? " if close else ""

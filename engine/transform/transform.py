@@ -187,10 +187,24 @@ def transform(
                 without.append({"mis_id": mis_id, "type": mapping.type, "fields": names})
             continue
         if mis_id is None:
-            raise MappingError(
-                f"{mapping.id.where}: `{mapping.id.source}` gave no id for a {mapping.entity} row"
-            )
+            raise _no_id(mapping, doc, options)
         fields = {name: _search(expr, doc, options, mis_id) for name, expr in mapping.fields}
         records.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
 
     return Transformed(mapping.type, records, left_out, no_consent, without)
+
+
+def _no_id(mapping: Mapping, doc: dict[str, Any], options: jmespath.Options) -> BromcomDataError:
+    """A row the id rule gives nothing for fails the school: left out, its person would be
+    archived in ParentPay. It is named by what the mapping reads of it, as far as it can be."""
+    names = [_search(e, doc, options, None) for n, e in mapping.fields if n in _NAMES]
+    who = " ".join(str(n) for n in names if n not in (None, "")) or "a row with no name either"
+    return BromcomDataError(
+        f"Bromcom sent a {mapping.entity} row with no ID ({who}): the mapping's id rule "
+        f"`{mapping.id.source}` ({mapping.id.where}) gives nothing for it, so this record cannot "
+        "be told apart from the others and nothing was pushed for this school (left out, its "
+        "person would be archived in ParentPay). This is Bromcom data to correct: ask Bromcom "
+        "support why the record has no ID; if every row is like this, the id rule is wrong",
+        entity=mapping.entity,
+        rows=[who],
+    )

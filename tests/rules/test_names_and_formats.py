@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import MappingError
+from engine.errors import BromcomDataError
 from engine.records import RECORD_FIELDS
 from tests.rules.helpers import bromcom, contact, email, person, phone, record, run, student
 
@@ -117,5 +117,5 @@ def test_mis_id_is_the_student_id_as_text() -> None:
 
 
 def test_a_row_without_a_student_id_stops_the_run_rather_than_uploading_null() -> None:
-    with pytest.raises(MappingError, match="gave no id for a Students row"):
+    with pytest.raises(BromcomDataError, match="Bromcom sent a Students row with no ID"):
         run("pupils", bromcom(Students=[student(1001, StudentID=None)]))

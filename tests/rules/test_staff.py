@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import MappingError
+from engine.errors import BromcomDataError
 from engine.records import RECORD_FIELDS
 from tests.rules.helpers import (
     TOMORROW,
@@ -95,5 +95,5 @@ def test_the_whole_staff_record(changes: dict[str, Any], emails: list[Any], phon
 
 
 def test_a_row_without_a_staff_id_stops_the_run_rather_than_uploading_a_made_up_id() -> None:
-    with pytest.raises(MappingError, match="gave no id for a Staff row"):
+    with pytest.raises(BromcomDataError, match="Bromcom sent a Staff row with no ID"):
         run("staff", bromcom(Staff=[staff(2001, StaffID=None)]), staff_id_prefix="3")

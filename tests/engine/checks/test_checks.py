@@ -139,11 +139,11 @@ class Case:
 TRIPS = {
     "mis_id of a pupil and a pre-admission": Case(
         "duplicate_mis_id", [pupil("1"), preadmission("1"), pupil("2")],
-        [("pupil", ["1"], ["pupil and pre-admission"]), ("preadmission", ["1"], ["pupil and pre-admission"])],
+        [("pupil", ["1"], ["pupil Ann Lee and pre-admission Max Ray"]), ("preadmission", ["1"], ["pupil Ann Lee and pre-admission Max Ray"])],
     ),
     "mis_id of two staff": Case(
         "duplicate_mis_id", [staff("20"), staff("20", forename="Jo"), pupil("1")],
-        [("staff", ["20"], ["staff and staff"])],
+        [("staff", ["20"], ["staff Jo Bell and staff Sam Bell"])],
     ),
     "upn of a pupil and a pre-admission": Case(
         "duplicate_upn", [pupil("1", upn="A100000000001"), preadmission("7", upn="A100000000001"), pupil("2")],
