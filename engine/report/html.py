@@ -190,13 +190,12 @@ def _header(r: Report) -> str:
 
 
 def _nav(r: Report) -> str:
-    links = [
+    links = [f'<li><a href="#checks">Checks · {len(r.checks)}</a></li>'] if r.checks else []
+    links += [
         f'<li><a href="#s{i}">{_e(s.title)} · {s.size}</a></li>' for i, s in enumerate(r.sections)
     ]
     if r.drift:
         links.append(f'<li><a href="#drift">Changed in ParentPay · {len(r.drift)}</a></li>')
-    if r.checks:
-        links.append(f'<li><a href="#checks">Checks · {len(r.checks)}</a></li>')
     if r.left_out:
         links.append('<li><a href="#left-out">Left out</a></li>')
     return (
@@ -232,6 +231,11 @@ def _footer(r: Report) -> str:
 def render_html(r: Report) -> str:
     """The plan's report as a self-contained HTML page."""
     body = [_header(r), _nav(r)]
+    # What is held back comes before the tables of changes, which may run to 2,000 rows.
+    if r.checks:
+        body.append('<section class="group" id="checks">\n<h2>Checks</h2>\n')
+        body += [_check(c) for c in r.checks]
+        body.append("</section>\n")
     if not r.sections:
         body.append("<p>Nothing to change: ParentPay already matches Bromcom.</p>\n")
     for i, s in enumerate(r.sections):
@@ -248,10 +252,6 @@ def render_html(r: Report) -> str:
             + _table(DRIFT_COLUMNS, r.drift)
             + "</section>\n"
         )
-    if r.checks:
-        body.append('<section class="group" id="checks">\n<h2>Checks</h2>\n')
-        body += [_check(c) for c in r.checks]
-        body.append("</section>\n")
     if r.left_out:
         shown = [_prose(line) for line in r.left_out]
         if r.no_consent:

@@ -68,6 +68,10 @@ def render_markdown(r: Report) -> str:
         out += _md_table(
             ("", *r.totals_head), [[t, *map(str, n)] for t, n in r.totals], right_from=1
         )
+    # What is held back comes before the tables of changes, which may run to 2,000 rows.
+    out += ["## Checks", ""] if r.checks else []
+    for check in r.checks:
+        out += _md_check(check)
     if not r.sections:
         out += ["Nothing to change: ParentPay already matches Bromcom.", ""]
     for section in r.sections:
@@ -87,9 +91,6 @@ def render_markdown(r: Report) -> str:
     if r.drift:
         out += ["## Changed in ParentPay since the last upload", "", r.drift_note, ""]
         out += _md_table(DRIFT_COLUMNS, r.drift)
-    out += ["## Checks", ""] if r.checks else []
-    for check in r.checks:
-        out += _md_check(check)
     lines = [f"- {line}" for line in r.left_out]
     if r.no_consent:
         lines[-1] += " " + ", ".join(md(x) for x in r.no_consent)
