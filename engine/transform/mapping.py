@@ -27,6 +27,7 @@ from engine.errors import MappingError
 from engine.records import RECORD_FIELDS
 from engine.shipped import mappings_dir, schemas_dir
 from engine.transform.columns import catalogue_problems
+from engine.transform.compiler import Run, compile_expression
 from engine.transform.functions import MappingFunctions
 
 # Every function a mapping expression may call: JMESPath's own and bromsync's.
@@ -43,8 +44,14 @@ class Expr:
     # The (line, col) in the file of each character of `source`; None for white space, and
     # empty when the file's text could not be followed (see _char_positions).
     positions: tuple[tuple[int, int] | None, ...] = ()
+    # The expression as a Python closure (engine/transform/compiler.py): what transform runs.
+    run: Run = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run", compile_expression(self.compiled.parsed))
 
     def search(self, document: Any, options: jmespath.Options) -> Any:
+        """The interpreter's result: what `run` gives, the slow way (kept to compare)."""
         return self.compiled.search(document, options=options)
 
     def where_at(self, offset: int | None) -> str:

@@ -121,9 +121,9 @@ class _Joiner:
             doc[join.name] = list(rows) if join.many else (rows[0] if rows else None)
 
 
-def _search(expr: Expr, document: Any, options: jmespath.Options, mis_id: str | None) -> Any:
+def _search(expr: Expr, document: Any, functions: MappingFunctions, mis_id: str | None) -> Any:
     try:
-        return expr.search(document, options)
+        return expr.run(document, functions)
     except NotADate as exc:
         # Bromcom's data, not the mapping, is wrong; and the school fails rather than guess,
         # since this date decides who is current (on roll, a payer, on free meals).
@@ -153,7 +153,6 @@ def transform(
     consent_required: bool,
 ) -> Transformed:
     """Apply `mapping` to `tables` (keyed by the mapping's entity names)."""
-    options = jmespath.Options(custom_functions=functions)
     documents = {name: _document_rows(tables[name]) for name in mapping.entities()}
     joiner = _Joiner(documents)
     left_out: dict[str, int] = {name: 0 for name, _ in mapping.include}
@@ -163,12 +162,12 @@ def transform(
     for row in documents[mapping.entity]:
         doc = dict(row)
         joiner.attach(doc, mapping.joins)
-        raw_id = _search(mapping.id, doc, options, None)
+        raw_id = _search(mapping.id, doc, functions, None)
         mis_id = None if raw_id is None else str(raw_id)
         for name, expr in mapping.lets:
-            doc[name] = _search(expr, doc, options, mis_id)
+            doc[name] = _search(expr, doc, functions, mis_id)
         failed = next(
-            (name for name, expr in mapping.include if not _search(expr, doc, options, mis_id)),
+            (name for name, expr in mapping.include if not _search(expr, doc, functions, mis_id)),
             None,
         )
         if failed is not None:
@@ -177,27 +176,27 @@ def transform(
         if (
             consent_required
             and mapping.consent is not None
-            and not _search(mapping.consent, doc, options, mis_id)
+            and not _search(mapping.consent, doc, functions, mis_id)
         ):
             no_consent += 1
             if mis_id is not None:
                 names = {
-                    n: _search(e, doc, options, mis_id) for n, e in mapping.fields if n in _NAMES
+                    n: _search(e, doc, functions, mis_id) for n, e in mapping.fields if n in _NAMES
                 }
                 without.append({"mis_id": mis_id, "type": mapping.type, "fields": names})
             continue
         if mis_id is None:
-            raise _no_id(mapping, doc, options)
-        fields = {name: _search(expr, doc, options, mis_id) for name, expr in mapping.fields}
+            raise _no_id(mapping, doc, functions)
+        fields = {name: _search(expr, doc, functions, mis_id) for name, expr in mapping.fields}
         records.append({"mis_id": mis_id, "type": mapping.type, "fields": fields})
 
     return Transformed(mapping.type, records, left_out, no_consent, without)
 
 
-def _no_id(mapping: Mapping, doc: dict[str, Any], options: jmespath.Options) -> BromcomDataError:
+def _no_id(mapping: Mapping, doc: dict[str, Any], functions: MappingFunctions) -> BromcomDataError:
     """A row the id rule gives nothing for fails the school: left out, its person would be
     archived in ParentPay. It is named by what the mapping reads of it, as far as it can be."""
-    names = [_search(e, doc, options, None) for n, e in mapping.fields if n in _NAMES]
+    names = [_search(e, doc, functions, None) for n, e in mapping.fields if n in _NAMES]
     who = " ".join(str(n) for n in names if n not in (None, "")) or "a row with no name either"
     return BromcomDataError(
         f"Bromcom sent a {mapping.entity} row with no ID ({who}): the mapping's id rule "
