@@ -11,18 +11,18 @@ from pathlib import Path
 from engine.commands.plan import plan_school
 from engine.commands.result import (
     Invocation,
-    Progress,
     SchoolResult,
     finish_school,
     for_school,
     timed,
 )
 from engine.commands.run import run_school
+from engine.commands.workers import fail_with, largest_first, run_in_workers
 from engine.config.environment import smtp_url
 from engine.config.school import SchoolConfig, load_school
 from engine.config.yamlfile import load_yaml
-from engine.errors import BromsyncError, ConfigError, ExitCode
-from engine.pipeline import Options, Run
+from engine.errors import ConfigError, ExitCode
+from engine.pipeline import Options
 
 # -- shares ---------------------------------------------------------------------------------
 
@@ -173,15 +173,6 @@ def preflight(
     return own
 
 
-def _fail_with(error: BromsyncError) -> Callable[[Run, Progress], SchoolResult]:
-    """A school's run that fails at once with `error`, so the failure is in its state too."""
-
-    def body(run: Run, progress: Progress) -> SchoolResult:
-        raise error
-
-    return body
-
-
 OnResult = Callable[[SchoolResult], None]
 
 
@@ -198,36 +189,63 @@ def run_files(
     password variable unset or empty) fails that school alone with exit 2, recorded in its
     state when the file could be loaded; a problem common to all raises before any runs.
 
+    With `jobs` above 1 the schools run in that many worker processes, largest first
+    (engine/commands/workers.py), so a fleet uses every core; a worker that dies fails its own
+    school alone. Tests that give `options` a source or target factory run in threads instead.
+
     Each result is finished (its results files written and its message sent, for `run`) and
     handed to `on_result` as soon as its school is done, in the order the schools finish.
     """
     loaded = load_schools(files)
     own = preflight(loaded, options, command=command)
     work = plan_school if command == "plan" else run_school
+    results: dict[int, SchoolResult] = {}
 
-    def one(at: int) -> SchoolResult:
+    def told(at: int, result: SchoolResult) -> None:
+        results[at] = result
+        if on_result is not None:
+            on_result(result)
+
+    def here(at: int) -> SchoolResult:
+        """A school that needs no worker: its file did not load, or its password is unset."""
         school = loaded[at]
         if isinstance(school, SchoolResult):
             school.command, school.school_file = command, files[at]
             return finish_school(school, options)
-        if at in own:
-            failed = for_school(school, options, command, _fail_with(own[at]))
-            return finish_school(failed, options)
+        assert isinstance(school, SchoolConfig)
+        return finish_school(for_school(school, options, command, fail_with(own[at])), options)
+
+    def one(at: int) -> SchoolResult:
+        school = loaded[at]
+        if isinstance(school, SchoolResult) or at in own:
+            return here(at)
         return work(school, options)
 
-    def told(result: SchoolResult) -> SchoolResult:
-        if on_result is not None:
-            on_result(result)
-        return result
-
     if jobs <= 1 or len(loaded) <= 1:
-        return [told(one(at)) for at in range(len(loaded))]
-    # Threads suffice: the work is network and DuckDB time, and each school has its own file.
-    results: dict[int, SchoolResult] = {}
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="school") as pool:
-        futures = {pool.submit(one, at): at for at in range(len(loaded))}
-        for future in as_completed(futures):
-            results[futures[future]] = told(future.result())
+        for at in range(len(loaded)):
+            told(at, one(at))
+    elif options.source_factory is not None or options.target_factory is not None:
+        # A test's factory cannot cross into another process: its schools share this one.
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="school") as pool:
+            futures = {pool.submit(one, at): at for at in range(len(loaded))}
+            for future in as_completed(futures):
+                told(futures[future], future.result())
+    else:
+        runnable: dict[int, SchoolConfig] = {}
+        for at, school in enumerate(loaded):
+            if isinstance(school, SchoolConfig) and at not in own:
+                runnable[at] = school
+            else:
+                told(at, here(at))
+        order = largest_first(runnable, options.state_dir)
+        run_in_workers(
+            [(at, runnable[at]) for at in order],
+            options,
+            command=command,
+            jobs=jobs,
+            on_result=told,
+            others=_OTHERS,
+        )
     return [results[at] for at in range(len(loaded))]
 
 
