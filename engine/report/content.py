@@ -419,10 +419,14 @@ def _prose(
     d: Mapping[str, Any],
     people: Mapping[str, Record],
     show: bool,
-    apply_command: str | None,
+    command: str,
     by_run: bool,
+    flags: list[str] | None,
 ) -> tuple[str, list[str], list[str]]:
-    """The baseline note, what was left out, and the footer, the same in every layout."""
+    """The baseline note, what was left out, and the footer, the same in every layout.
+
+    `command` pushes the plan (`bromsync apply ...`); `flags` are those a blocked plan needs.
+    """
     baseline = (
         f"changes since upload `{d['baseline']}`, the last one ParentPay acknowledged"
         if d["baseline"]
@@ -439,9 +443,8 @@ def _prose(
             f"{n} {'person' if n == 1 else 'people'} left out for want of data processing consent"
             + (" (tick it in Bromcom to upload them):" if d.get("no_consent_records") else "")
         )
-    command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
     if d["blocked"]:
-        push = _blocked_footer(d)
+        push = _blocked_footer(flags)
     elif by_run:
         push = (
             "`bromsync run` wrote this plan and pushed it straight away; the line under the "
@@ -463,8 +466,7 @@ def _prose(
     return baseline, left_out, footer
 
 
-def _blocked_footer(d: Mapping[str, Any]) -> str:
-    flags = Plan(dict(d)).release_flags()
+def _blocked_footer(flags: list[str] | None) -> str:
     if not flags:
         return "This plan is blocked, so `bromsync apply` refuses it. Fix the cause and make a new plan."
     return (
@@ -473,14 +475,15 @@ def _blocked_footer(d: Mapping[str, Any]) -> str:
     )
 
 
-def _guards(plan: Plan, command: str, beside: str) -> tuple[list[str], list[str], list[str]]:
+def _guards(
+    plan: Plan, command: str, beside: str, flags: list[str] | None
+) -> tuple[list[str], list[str], list[str]]:
     """The blocked box's lines and advice, and the guards lifted by a flag, as prose.
 
     `command` is the plan's `bromsync apply` command, as the footer gives it.
     """
     guards = plan.guards
     block = blocking(guards)
-    flags = plan.release_flags()
     step = None
     if flags is not None:
         step = (
@@ -537,13 +540,14 @@ def build_report(
         for t, c in summary.items()
         if any(c.values())
     ]
-    baseline, left_out, footer = _prose(
-        d, people, show_sensitive, apply_command, outcome is not None
-    )
     # Without the command as typed, the report names the plan file that lies beside it.
     command = apply_command or f"bromsync apply {d['school']['urn']}.plan.json"
     beside = "" if apply_command else " (the plan file beside this report)"
-    guard_lines, guard_advice, lifted = _guards(plan, command, beside)
+    flags = plan.release_flags()
+    baseline, left_out, footer = _prose(
+        d, people, show_sensitive, command, outcome is not None, flags
+    )
+    guard_lines, guard_advice, lifted = _guards(plan, command, beside, flags)
     blocked = None
     if d["blocked"] and not guard_lines:
         blocked = _capital(d["blocked_reason"] or "no reason was recorded")
