@@ -108,22 +108,22 @@ ALLOW_MASS_BLANK = click.option(
     is_flag=True,
     help="After review: lift the blank guard (one field emptied for many records of a type).",
 )
-BROMCOM_TIMEOUT = click.option(
-    "--bromcom-timeout",
-    type=click.FloatRange(1, 3600),
-    default=None,
-    metavar="SECONDS",
-    help="Wait this long for each Bromcom answer before trying again (3 tries) [default: the "
-    "school file's timeouts.bromcom_seconds, else 300].",
-)
-PARENTPAY_TIMEOUT = click.option(
-    "--parentpay-timeout",
-    type=click.FloatRange(1, 3600),
-    default=None,
-    metavar="SECONDS",
-    help="Wait this long for each ParentPay answer [default: the school file's "
-    "timeouts.parentpay_seconds, else 60].",
-)
+
+
+def _timeout_option(service: str, what: str, default: int) -> Callable[..., Any]:
+    """--<service>-timeout: outranks the school file's timeouts.<service>_seconds."""
+    return click.option(
+        f"--{service}-timeout",
+        type=click.FloatRange(1, 3600),
+        default=None,
+        metavar="SECONDS",
+        help=f"Wait this long for each {what} [default: the school file's "
+        f"timeouts.{service}_seconds, else {default}].",
+    )
+
+
+BROMCOM_TIMEOUT = _timeout_option("bromcom", "Bromcom answer before trying again (3 tries)", 300)
+PARENTPAY_TIMEOUT = _timeout_option("parentpay", "ParentPay answer", 60)
 PORT = click.option(
     "--port", default=0, show_default=True, help="Port to listen on (0: any free port)."
 )
