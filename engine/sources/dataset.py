@@ -199,18 +199,20 @@ def _read_row(row: etree._Element, schema: _Schema, number: int, bad: _BadValues
     values: Row = dict.fromkeys(schema.columns)  # absent column = NULL
     cells = schema.cells
     for cell in row:
-        tag = cell.tag
-        if not isinstance(tag, str):  # a comment or processing instruction
-            continue
-        found = cells.get(tag) or cells.get(etree.QName(tag).localname)
+        found = cells.get(cell.tag)
         if found is None:
-            continue  # a column the schema does not declare cannot be typed; .NET never writes one
+            tag = cell.tag
+            if not isinstance(tag, str):  # a comment or processing instruction
+                continue
+            found = cells.get(etree.QName(tag).localname)
+            if found is None:
+                continue  # a column the schema does not declare cannot be typed; .NET never writes one
         name, convert = found
         text = cell.text
+        if convert is _string:
+            values[name] = "" if text is None else text
+            continue
         if text is None:
-            if convert is _string:
-                values[name] = ""
-                continue
             bad.add(row, number, name, "", schema.columns[name])
             continue
         try:
@@ -248,33 +250,42 @@ def _read_element(root: etree._Element) -> tuple[dict[str, str], list[Row]]:
     return schema.columns, rows
 
 
+def _parser(data: bytes, tag: str) -> etree.iterparse:
+    # Events for `tag` alone: the parser still reads every element, but Python sees only these.
+    return etree.iterparse(
+        io.BytesIO(data), events=("end",), tag=tag, huge_tree=True, resolve_entities=False,
+        no_network=True,
+    )  # fmt: skip
+
+
 def _read_bytes(data: bytes) -> tuple[dict[str, str], list[Row]]:
     # Streamed: each row is read and then freed, so a large entity never sits in memory twice.
     schema: _Schema | None = None
     rows: list[Row] = []
     bad = _BadValues()
-    events = etree.iterparse(
-        io.BytesIO(data), events=("end",), huge_tree=True, resolve_entities=False, no_network=True
-    )
     try:
-        for _, element in events:
-            tag = element.tag
-            if tag == _SCHEMA and schema is None:
-                schema = _read_schema(element)
-            elif schema is not None and tag == schema.table_tag:
-                parent = element.getparent()
-                grandparent = parent.getparent() if parent is not None else None
-                # Only the current rows: not diffgr:before copies nor a same-named column.
-                if (
-                    parent is not None
-                    and parent.tag == schema.dataset_tag
-                    and grandparent is not None
-                    and grandparent.tag == _DIFFGRAM
-                ):
-                    rows.append(_read_row(element, schema, len(rows) + 1, bad))
-                    element.clear()
-                    while element.getprevious() is not None:
-                        del parent[0]
+        # The schema comes first, so this reads no further than its end.
+        for _, element in _parser(data, _SCHEMA):
+            schema = _read_schema(element)
+            break
+        if schema is None:
+            raise DataSetError("no DataSet in the response (no inline xs:schema)")
+        if not schema.table_tag:
+            return schema.columns, rows
+        for _, element in _parser(data, schema.table_tag):
+            parent = element.getparent()
+            grandparent = parent.getparent() if parent is not None else None
+            # Only the current rows: not diffgr:before copies nor a same-named column.
+            if (
+                parent is not None
+                and parent.tag == schema.dataset_tag
+                and grandparent is not None
+                and grandparent.tag == _DIFFGRAM
+            ):
+                rows.append(_read_row(element, schema, len(rows) + 1, bad))
+                element.clear()
+                while element.getprevious() is not None:
+                    del parent[0]
     except etree.XMLSyntaxError as exc:
         found, total = find_bad_characters(data, schema.table_tag if schema else "Table")
         if found:
@@ -286,8 +297,6 @@ def _read_bytes(data: bytes) -> tuple[dict[str, str], list[Row]]:
                 "character",
             ) from None
         raise DataSetError(f"the XML is not complete or not well-formed ({exc})") from None
-    if schema is None:
-        raise DataSetError("no DataSet in the response (no inline xs:schema)")
     bad.check()
     return schema.columns, rows
 
