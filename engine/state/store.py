@@ -9,8 +9,8 @@ One file per school, `<state_dir>/<urn>.duckdb`, holding:
 - `uploads` and `upload_results`: every acknowledged batch and each operation's answer;
 - `guard_releases`: each guard a person lifted with --allow-mass-archive or --allow-mass-blank;
 - `bromsync_meta` and the stable views analysts query (engine/state/views.py).
-All loads are bulk (an Arrow table registered and inserted with one statement); nothing is
-inserted row by row. `docs/state.md` documents the tables and views for analysts.
+All loads are bulk (whole columns passed as list parameters and inserted with one statement);
+nothing is inserted row by row. `docs/state.md` documents the tables and views for analysts.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import duckdb
-import pyarrow as pa
 
 from engine.errors import BromsyncError, StateError
 from engine.files import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
@@ -64,17 +63,32 @@ CREATE TABLE IF NOT EXISTS guard_releases (
     command VARCHAR);
 """
 
-_ARROW_TYPES = {
-    "int": pa.int64(),
-    "long": pa.int64(),
-    "short": pa.int64(),
-    "boolean": pa.bool_(),
-    "dateTime": pa.timestamp("us"),
-    "date": pa.date32(),
-    "decimal": pa.float64(),
-    "double": pa.float64(),
-    "float": pa.float64(),
+# The DuckDB type a raw column is stored as, by the xs: type Bromcom declares (else VARCHAR).
+_RAW_TYPES = {
+    "int": "BIGINT",
+    "long": "BIGINT",
+    "short": "BIGINT",
+    "boolean": "BOOLEAN",
+    "dateTime": "TIMESTAMP",
+    "date": "DATE",
+    "decimal": "DOUBLE",
+    "double": "DOUBLE",
+    "float": "DOUBLE",
 }
+
+# Whole columns to load: name -> (DuckDB type, the column's values), every column as long.
+Columns = dict[str, tuple[str, list[Any]]]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _rows_of(columns: Columns) -> tuple[str, list[list[Any]]]:
+    """A SELECT of `columns` passed as list parameters, one row per value: DuckDB zips the
+    unnests of one SELECT list, and an empty list gives no rows but the column's type."""
+    parts = ", ".join(f"unnest(?::{kind}[]) AS {_quoted(n)}" for n, (kind, _) in columns.items())
+    return f"SELECT {parts}", [values for _, values in columns.values()]
 
 
 # Runs whose staged rows are kept (docs/personal-data.md, rule 4; State.prune_staged).
@@ -178,12 +192,9 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _insert(self, table: str, data: pa.Table, select: str = "*") -> None:
-        self.con.register("_batch", data)
-        try:
-            self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _batch")
-        finally:
-            self.con.unregister("_batch")
+    def _insert(self, table: str, columns: Columns, select: str = "*") -> None:
+        rows, values = _rows_of(columns)
+        self.con.execute(f"INSERT INTO {table} SELECT {select} FROM ({rows})", values)
 
     # runs -------------------------------------------------------------------------------------
 
@@ -353,40 +364,28 @@ class State:
         columns the mappings read), in Bromcom's order; None keeps them all. `fetches` records
         the type Bromcom declared for every column, kept or not, for the next run to compare.
         """
-        kept = {n: k for n, k in table.columns.items() if keep is None or n in keep}
-        fields = [pa.field("run_id", pa.string())]
-        fields += [
-            pa.field(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in kept.items()
-        ]
-        schema = pa.schema(fields)
-        columns: dict[str, list[Any]] = {name: [] for name in kept}
-        for row in table.rows:
-            for name, values in columns.items():
-                values.append(row.get(name))
-        arrays = [pa.array([run_id] * len(table.rows), pa.string())]
-        for f in fields[1:]:
-            values = columns[f.name]
-            if f.type == pa.string():
+        columns: Columns = {"run_id": ("VARCHAR", [run_id] * len(table.rows))}
+        for name, kind in table.columns.items():
+            if keep is not None and name not in keep:
+                continue
+            sql_type = _RAW_TYPES.get(kind, "VARCHAR")
+            values = [row.get(name) for row in table.rows]
+            if sql_type == "VARCHAR":
                 values = [None if v is None else str(v) for v in values]
-            arrays.append(pa.array(values, f.type))
-        data = pa.Table.from_arrays(arrays, schema=schema)
-        name = "raw_" + "".join(ch for ch in table.entity.lower() if ch.isalnum() or ch == "_")
-        self.con.register("_batch", data)
-        try:
-            self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _batch')
-        finally:
-            self.con.unregister("_batch")
+            columns[name] = (sql_type, values)
+        rows, params = _rows_of(columns)
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {_quoted(_raw_table(table.entity))} AS {rows}", params
+        )
         self._insert(
             "fetches",
-            pa.table(
-                {
-                    "run_id": [run_id],
-                    "entity": [table.entity],
-                    "row_count": [len(table.rows)],
-                    "seconds": [seconds],
-                    "column_types": [_json(table.columns)],
-                }
-            ),
+            {
+                "run_id": ("VARCHAR", [run_id]),
+                "entity": ("VARCHAR", [table.entity]),
+                "row_count": ("INTEGER", [len(table.rows)]),
+                "seconds": ("DOUBLE", [seconds]),
+                "column_types": ("VARCHAR", [_json(table.columns)]),
+            },
             "run_id, entity, row_count, seconds, column_types::JSON",
         )
 
@@ -408,28 +407,22 @@ class State:
 
     def save_records(self, run_id: str, records: Sequence[Record]) -> None:
         """The mapped records of a run; mark_held flags those checks then hold back."""
-        data = pa.table(
-            {
-                "run_id": [run_id] * len(records),
-                "type": [r["type"] for r in records],
-                "mis_id": [r["mis_id"] for r in records],
-                "fields": [_json(r["fields"]) for r in records],
-                "held": [False] * len(records),
-            }
-        )
-        self._insert("records", data, "run_id, type, mis_id, fields::JSON, held")
+        columns: Columns = {
+            "run_id": ("VARCHAR", [run_id] * len(records)),
+            "type": ("VARCHAR", [r["type"] for r in records]),
+            "mis_id": ("VARCHAR", [r["mis_id"] for r in records]),
+            "fields": ("VARCHAR", [_json(r["fields"]) for r in records]),
+            "held": ("BOOLEAN", [False] * len(records)),
+        }
+        self._insert("records", columns, "run_id, type, mis_id, fields::JSON, held")
 
     def mark_held(self, run_id: str, mis_ids: Iterable[str]) -> None:
         """Flag the records of `run_id` that checks held back."""
-        ids = pa.table({"mis_id": pa.array(sorted(mis_ids), pa.string())})
-        self.con.register("_held", ids)
-        try:
-            self.con.execute(
-                "UPDATE records SET held = true WHERE run_id = ? AND mis_id IN (SELECT mis_id FROM _held)",
-                [run_id],
-            )
-        finally:
-            self.con.unregister("_held")
+        self.con.execute(
+            "UPDATE records SET held = true "
+            "WHERE run_id = ? AND mis_id IN (SELECT unnest(?::VARCHAR[]))",
+            [run_id, sorted(mis_ids)],
+        )
 
     def save_checks(self, run_id: str, hits: Sequence[Any]) -> None:
         # A check about the whole school (nobody consented) flags no record: keep it as one
@@ -437,38 +430,20 @@ class State:
         # `flagged` counts the records a row stands for: 1 here, 0 for a school-wide check,
         # and n once retention folds an old run's rows into one per check (prune_staged).
         rows = [(hit, mis_id) for hit in hits for mis_id in (hit.records or [None])]
-        data = pa.table(
-            {
-                "run_id": [run_id] * len(rows),
-                "name": [h.name for h, _ in rows],
-                "severity": [h.severity for h, _ in rows],
-                "type": [h.type for h, _ in rows],
-                "mis_id": [m for _, m in rows],
-                "message": [h.message for h, _ in rows],
-                "remediation": [h.remediation for h, _ in rows],
-                "flagged": [0 if m is None else 1 for _, m in rows],
-            },
-            schema=pa.schema(
-                [
-                    *(
-                        (n, pa.string())
-                        for n in (
-                            "run_id",
-                            "name",
-                            "severity",
-                            "type",
-                            "mis_id",
-                            "message",
-                            "remediation",
-                        )
-                    ),
-                    ("flagged", pa.int32()),
-                ]
-            ),
-        )
+        text = "VARCHAR"
+        columns: Columns = {
+            "run_id": (text, [run_id] * len(rows)),
+            "name": (text, [h.name for h, _ in rows]),
+            "severity": (text, [h.severity for h, _ in rows]),
+            "type": (text, [h.type for h, _ in rows]),
+            "mis_id": (text, [m for _, m in rows]),
+            "message": (text, [h.message for h, _ in rows]),
+            "remediation": (text, [h.remediation for h, _ in rows]),
+            "flagged": ("INTEGER", [0 if m is None else 1 for _, m in rows]),
+        }
         self._insert(
             "check_results",
-            data,
+            columns,
             "run_id, name, severity, type, mis_id, message, remediation, flagged",
         )
 
@@ -541,14 +516,12 @@ class State:
             if holds:
                 self._insert(
                     "match_holds",
-                    pa.table(
-                        {
-                            "mis_id": [h[0] for h in holds],
-                            "type": [h[1] for h in holds],
-                            "reason": [h[2] for h in holds],
-                            "run_id": [run_id] * len(holds),
-                        }
-                    ),
+                    {
+                        "mis_id": ("VARCHAR", [h[0] for h in holds]),
+                        "type": ("VARCHAR", [h[1] for h in holds]),
+                        "reason": ("VARCHAR", [h[2] for h in holds]),
+                        "run_id": ("VARCHAR", [run_id] * len(holds)),
+                    },
                 )
             self.con.execute("COMMIT")
         except BaseException:
@@ -582,45 +555,43 @@ class State:
             )
             self._insert(
                 "upload_results",
-                pa.table(
-                    {
-                        "upload_id": [upload_id] * len(results),
-                        "idx": pa.array([r["index"] for r in results], pa.int32()),
-                        "op": [r.get("op") for r in results],
-                        "type": [r.get("type") for r in results],
-                        "mis_id": [r["mis_id"] for r in results],
-                        "status": [r["status"] for r in results],
-                        "code": pa.array([r.get("code") for r in results], pa.string()),
-                        "message": pa.array([r.get("message") for r in results], pa.string()),
-                        "operation": pa.array(
-                            [_json(r.get("operation")) for r in results], pa.string()
-                        ),
-                    }
-                ),
+                {
+                    "upload_id": ("VARCHAR", [upload_id] * len(results)),
+                    "idx": ("INTEGER", [r["index"] for r in results]),
+                    "op": ("VARCHAR", [r.get("op") for r in results]),
+                    "type": ("VARCHAR", [r.get("type") for r in results]),
+                    "mis_id": ("VARCHAR", [r["mis_id"] for r in results]),
+                    "status": ("VARCHAR", [r["status"] for r in results]),
+                    "code": ("VARCHAR", [r.get("code") for r in results]),
+                    "message": ("VARCHAR", [r.get("message") for r in results]),
+                    "operation": ("VARCHAR", [_json(r.get("operation")) for r in results]),
+                },
                 "upload_id, idx, op, type, mis_id, status, code, message, operation::JSON",
             )
             if new_states:
-                ids = pa.table({"mis_id": [s["mis_id"] for s in new_states]})
-                self.con.register("_ids", ids)
-                self.con.execute("DELETE FROM uploaded WHERE mis_id IN (SELECT mis_id FROM _ids)")
-                self.con.unregister("_ids")
-                self._insert(
-                    "uploaded",
-                    pa.table(
-                        {
-                            "mis_id": [s["mis_id"] for s in new_states],
-                            "type": [s["type"] for s in new_states],
-                            "status": [s["status"] for s in new_states],
-                            "fields": [_json(s["fields"]) for s in new_states],
-                            "upload_id": [upload_id] * len(new_states),
-                        }
-                    ),
-                    "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
-                )
+                self._replace_uploaded(new_states, upload_id)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def _replace_uploaded(self, records: Sequence[Record], upload_id: str) -> None:
+        """The acknowledged state of `records` (each with a status) becomes theirs now."""
+        ids = [r["mis_id"] for r in records]
+        self.con.execute(
+            "DELETE FROM uploaded WHERE mis_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+        )
+        self._insert(
+            "uploaded",
+            {
+                "mis_id": ("VARCHAR", ids),
+                "type": ("VARCHAR", [r["type"] for r in records]),
+                "status": ("VARCHAR", [r["status"] for r in records]),
+                "fields": ("VARCHAR", [_json(r["fields"]) for r in records]),
+                "upload_id": ("VARCHAR", [upload_id] * len(records)),
+            },
+            "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
+        )
 
     def record_guard_releases(
         self,
@@ -639,22 +610,19 @@ class State:
         if not guards:
             return
         n = len(guards)
-        rows = pa.table(
-            {
-                "run_id": [run_id] * n,
-                "plan_digest": [plan_digest] * n,
-                "urn": pa.array([urn] * n, pa.int32()),
-                "guard": [g["guard"] for g in guards],
-                "type": [g["type"] for g in guards],
-                "field": pa.array([g.get("field") for g in guards], pa.string()),
-                "count": pa.array([g["count"] for g in guards], pa.int32()),
-                "active": pa.array([g.get("active") for g in guards], pa.int32()),
-                "released_by": [released_by] * n,
-                "command": [command] * n,
-            }
-        )
-        # A statement before register(): a SELECT read with fetchone() leaves its result open,
-        # which register() refuses; the transaction keeps one release's rows together.
+        rows: Columns = {
+            "run_id": ("VARCHAR", [run_id] * n),
+            "plan_digest": ("VARCHAR", [plan_digest] * n),
+            "urn": ("INTEGER", [urn] * n),
+            "guard": ("VARCHAR", [g["guard"] for g in guards]),
+            "type": ("VARCHAR", [g["type"] for g in guards]),
+            "field": ("VARCHAR", [g.get("field") for g in guards]),
+            "count": ("INTEGER", [g["count"] for g in guards]),
+            "active": ("INTEGER", [g.get("active") for g in guards]),
+            "released_by": ("VARCHAR", [released_by] * n),
+            "command": ("VARCHAR", [command] * n),
+        }
+        # The transaction keeps one release's rows together.
         self.con.execute("BEGIN TRANSACTION")
         try:
             self._insert(
@@ -679,23 +647,7 @@ class State:
             return
         self.con.execute("BEGIN TRANSACTION")
         try:
-            ids = pa.table({"mis_id": [r["mis_id"] for r in records]})
-            self.con.register("_adopted", ids)
-            self.con.execute("DELETE FROM uploaded WHERE mis_id IN (SELECT mis_id FROM _adopted)")
-            self.con.unregister("_adopted")
-            self._insert(
-                "uploaded",
-                pa.table(
-                    {
-                        "mis_id": [r["mis_id"] for r in records],
-                        "type": [r["type"] for r in records],
-                        "status": [r["status"] for r in records],
-                        "fields": [_json(r["fields"]) for r in records],
-                        "upload_id": [f"adopted-{run_id}"] * len(records),
-                    }
-                ),
-                "mis_id, type, status, fields::JSON, upload_id, now()::TIMESTAMP",
-            )
+            self._replace_uploaded(records, f"adopted-{run_id}")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
