@@ -32,7 +32,7 @@ from engine.targets import TARGETS, Target
 from engine.transform.columns import column_reads, columns_read, undeclared
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import Mapping, load_mappings
-from engine.transform.transform import Transformed, transform
+from engine.transform.transform import Documents, Transformed, transform
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,10 @@ def prepare(run: Run) -> Prepared:
     settings = school_settings(school)
     functions = MappingFunctions(today=run.today, settings=settings)
     consent = school.lawful_basis == "consent"
+    documents = Documents(tables)  # each entity's rows and join indexes, for every mapping
     results = [
-        transform(m, tables, functions=functions, consent_required=consent) for m in mappings
+        transform(m, tables, functions=functions, consent_required=consent, documents=documents)
+        for m in mappings
     ]
     checks = school_checks(school)
     prepared = check_records(run.state, run.run_id, results, settings, run.today, checks)

@@ -3,6 +3,8 @@
 Joins are resolved through one hash index per (entity, key columns), built once per run, so
 a school of 2,000 pupils costs one pass over each entity and not one scan per pupil. Keys
 compare by value across types only where both sides hold the same whole number (`join_key`).
+A run's mappings share one `Documents`: each entity's rows are made documents once and
+indexed once, however many mappings read them.
 """
 
 from __future__ import annotations
@@ -42,16 +44,37 @@ class Transformed:
     no_consent_records: list[Record] = field(default_factory=list)
 
 
+_DATE_TYPES = frozenset({"dateTime", "date"})
+
+
 def _document_rows(table: Table) -> list[Document]:
-    """Rows as JSON-like documents: datetimes as ISO strings of the wall-clock written."""
-    out = []
+    """Rows as JSON-like documents: datetimes as ISO strings of the wall-clock written.
+
+    A row with no date in it is its own document (shared, so never to be written to); a row
+    with one is copied once. Only the columns the schema types as dates are looked at, but a
+    row holding a column the schema does not declare (a test's table, with no schema) is
+    converted cell by cell, as any cell of it could be a date.
+    """
+    declared = table.columns.keys()
+    dated = [name for name, type_ in table.columns.items() if type_ in _DATE_TYPES]
+    out: list[Document] = []
     for row in table.rows:
-        out.append(
-            {
-                k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v)
-                for k, v in row.items()
-            }
-        )
+        if row.keys() <= declared:
+            doc = row
+            for name in dated:
+                value = row.get(name)
+                if isinstance(value, (dt.datetime, dt.date)):
+                    if doc is row:
+                        doc = dict(row)
+                    doc[name] = value.isoformat()
+            out.append(doc)
+        else:
+            out.append(
+                {
+                    k: (v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v)
+                    for k, v in row.items()
+                }
+            )
     return out
 
 
@@ -67,6 +90,8 @@ def join_key(value: Any) -> Any:
     as a join that guessed would attach one pupil's contacts to another. A flag stays a flag
     (Python counts True as 1).
     """
+    if type(value) is int:  # the common case first; True is not of type int
+        return value
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
@@ -84,40 +109,88 @@ def _sort_key(columns: Sequence[str]):  # type: ignore[no-untyped-def]
     return key
 
 
-class _Joiner:
-    """Attaches joined rows to documents, with one index per entity and key."""
+Index = dict[Any, list[Document]]
 
-    def __init__(self, documents: MappingABC[str, list[Document]]) -> None:
-        self.documents = documents
-        self.indexes: dict[
-            tuple[str, tuple[str, ...], tuple[str, ...]], dict[tuple[Any, ...], list[Document]]
-        ] = {}
 
-    def _index(self, join: Join) -> dict[tuple[Any, ...], list[Document]]:
-        columns = tuple(column for column, _ in join.match)
-        key = (join.entity, columns, join.order_by)
+class Documents:
+    """One run's tables as documents, with their join indexes: made once, read by every mapping.
+
+    Neither the documents nor the index lists are ever written to, as every mapping of the run
+    reads them: `transform` copies each row it maps before adding lets and joins to it, and a
+    join with joins of its own attaches them to copies (`_Joiner`).
+    """
+
+    def __init__(self, tables: MappingABC[str, Table]) -> None:
+        self.tables = tables
+        self.rows: dict[str, list[Document]] = {}
+        self.indexes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Index] = {}
+
+    def of(self, entity: str) -> list[Document]:
+        rows = self.rows.get(entity)
+        if rows is None:
+            rows = self.rows[entity] = _document_rows(self.tables[entity])
+        return rows
+
+    def index(self, entity: str, columns: tuple[str, ...], order_by: tuple[str, ...]) -> Index:
+        """`entity`'s documents by the join keys of `columns` (one column: the key itself,
+        else a tuple of keys), each list sorted by `order_by`."""
+        key = (entity, columns, order_by)
         index = self.indexes.get(key)
         if index is None:
-            grouped: dict[tuple[Any, ...], list[Document]] = defaultdict(list)
-            for doc in self.documents[join.entity]:
-                grouped[tuple(join_key(doc.get(c)) for c in columns)].append(doc)
-            if join.order_by:
-                sort = _sort_key(join.order_by)
+            grouped: Index = defaultdict(list)
+            if len(columns) == 1:
+                (column,) = columns
+                for doc in self.of(entity):
+                    grouped[join_key(doc.get(column))].append(doc)
+            else:
+                for doc in self.of(entity):
+                    grouped[tuple(join_key(doc.get(c)) for c in columns)].append(doc)
+            if order_by:
+                sort = _sort_key(order_by)
                 for rows in grouped.values():
                     rows.sort(key=sort)
             index = self.indexes[key] = dict(grouped)
         return index
 
+
+class _Joiner:
+    """Attaches joined rows to one mapping's documents, from the run's shared indexes."""
+
+    def __init__(self, documents: Documents) -> None:
+        self.documents = documents
+        # Per join (by id: the mapping outlives this joiner) the index it reads, its parent
+        # columns, and for a join with joins of its own, its rows as copies carrying them.
+        self.plans: dict[int, tuple[Index, tuple[str, ...]]] = {}
+        self.nested: dict[int, dict[Any, list[Document]]] = {}
+
+    def _plan(self, join: Join) -> tuple[Index, tuple[str, ...]]:
+        plan = self.plans.get(id(join))
+        if plan is None:
+            columns = tuple(column for column, _ in join.match)
+            index = self.documents.index(join.entity, columns, join.order_by)
+            plan = self.plans[id(join)] = (index, tuple(parent for _, parent in join.match))
+        return plan
+
     def attach(self, doc: Document, joins: Sequence[Join]) -> None:
         for join in joins:
-            wanted = tuple(join_key(doc.get(parent)) for _, parent in join.match)
-            rows = [] if None in wanted else self._index(join).get(wanted, [])
-            if join.joins:
-                for row in rows:
-                    # Index rows are shared between parents; their nested joins depend on the
-                    # row alone, so attaching them once is both correct and a cache.
-                    if join.joins[0].name not in row:
+            index, parents = self._plan(join)
+            wanted: Any
+            if len(parents) == 1:
+                wanted = join_key(doc.get(parents[0]))
+                rows = [] if wanted is None else index.get(wanted, [])
+            else:
+                wanted = tuple(join_key(doc.get(parent)) for parent in parents)
+                rows = [] if None in wanted else index.get(wanted, [])
+            if join.joins and rows:
+                # The index rows are every mapping's, so this join's own joins go on copies;
+                # they depend on the row alone, so one copy per row serves every parent.
+                copies = self.nested.setdefault(id(join), {})
+                attached = copies.get(wanted)
+                if attached is None:
+                    attached = copies[wanted] = [dict(row) for row in rows]
+                    for row in attached:
                         self.attach(row, join.joins)
+                rows = attached
             doc[join.name] = list(rows) if join.many else (rows[0] if rows else None)
 
 
@@ -151,15 +224,20 @@ def transform(
     *,
     functions: MappingFunctions,
     consent_required: bool,
+    documents: Documents | None = None,
 ) -> Transformed:
-    """Apply `mapping` to `tables` (keyed by the mapping's entity names)."""
-    documents = {name: _document_rows(tables[name]) for name in mapping.entities()}
+    """Apply `mapping` to `tables` (keyed by the mapping's entity names).
+
+    `documents` is the run's `Documents` of the same `tables`, to share between the run's
+    mappings; without it the mapping makes its own.
+    """
+    documents = documents or Documents(tables)
     joiner = _Joiner(documents)
     left_out: dict[str, int] = {name: 0 for name, _ in mapping.include}
     no_consent = 0
     records: list[Record] = []
     without: list[Record] = []
-    for row in documents[mapping.entity]:
+    for row in documents.of(mapping.entity):
         doc = dict(row)
         joiner.attach(doc, mapping.joins)
         raw_id = _search(mapping.id, doc, functions, None)

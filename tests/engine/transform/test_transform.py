@@ -11,7 +11,7 @@ from engine.errors import BromcomDataError
 from engine.sources import Table
 from engine.transform.functions import MappingFunctions
 from engine.transform.mapping import load_mappings
-from engine.transform.transform import join_key, transform
+from engine.transform.transform import Documents, join_key, transform
 from tests.conftest import FIXTURE_SETTINGS
 
 TODAY = dt.date(2026, 11, 28)
@@ -316,3 +316,58 @@ def test_a_contacts_date_that_is_not_a_date_names_the_pupil() -> None:
     data = tables([student(1)], StudentContacts=[contact(1, 50, 1, StartDate="2024/09/01")])
     with pytest.raises(BromcomDataError, match="'2024/09/01' in the data of record 1"):
         run(data)
+
+
+def _school_of_two() -> dict[str, Table]:
+    """Two pupils sharing a payer, one applicant admitted as the second, and one staff member."""
+    data = tables(
+        [student(1), student(2, StartDate=d("2026-12-01T00:00:00"))],
+        StudentContacts=[contact(1, 101, 1), contact(2, 101, 1), contact(2, 102, 2)],
+        People=[{"PersonID": 101, "LastName": "Smith"}, {"PersonID": 102, "LastName": "Jones"}],
+        Emails=[{"PersonID": 101, "EmailAddress": "payer@example.org", "Priority": 1}],
+        StudentMeals=[
+            {"StudentID": 1, "StartDate": d("2026-09-01T00:00:00"), "EndDate": None},
+        ],
+    )
+    applicant = {**student(2), "ApplicationStatus": "Admitted"}
+    applicant["AdmissionDate"] = d("2026-12-01T00:00:00")
+    data["PreAdmissionStudents"] = Table("PreAdmissionStudents", {}, [applicant])
+    staff = {"StaffID": 7, "PersonID": 101, "FirstName": "Sam", "LastName": "Smith"}
+    data["Staff"] = Table("Staff", {}, [staff])
+    return data
+
+
+def test_mappings_sharing_a_runs_documents_neither_change_them_nor_see_each_others_rules() -> None:
+    # The pipeline maps pupils, staff and pre-admissions from one Documents: each mapping's
+    # lets and joins go on its own copies, so the shared rows stay as Bromcom sent them and each
+    # mapping gives what it gives alone (pre-admissions join Students, which pupils map).
+    mappings = load_mappings(["pupils", "staff", "preadmissions"])
+    functions = MappingFunctions(today=TODAY, settings=SETTINGS)
+    data = _school_of_two()
+    alone = [transform(m, data, functions=functions, consent_required=False) for m in mappings]
+    shared = Documents(data)
+    together = [
+        transform(m, data, functions=functions, consent_required=False, documents=shared)
+        for m in mappings
+    ]
+    assert [r.records for r in together] == [r.records for r in alone]
+    assert all(r.records for r in together)
+    fresh = Documents(data)
+    assert shared.rows == {name: fresh.of(name) for name in shared.rows}
+    assert "person" not in shared.of("StudentContacts")[0]
+
+
+def test_documents_turn_only_dates_into_text_and_leave_a_row_without_one_as_it_is() -> None:
+    columns = {"StudentID": "int", "StartDate": "dateTime", "Born": "date"}
+    rows: list[dict[str, Any]] = [
+        {"StudentID": 1, "StartDate": d("2025-09-01T08:30:00"), "Born": dt.date(2016, 6, 2)},
+        {"StudentID": 2},
+        {"StudentID": 3, "Undeclared": d("2025-09-01T00:00:00")},
+    ]
+    documents = Documents({"Students": Table("Students", columns, rows)}).of("Students")
+    assert documents == [
+        {"StudentID": 1, "StartDate": "2025-09-01T08:30:00", "Born": "2016-06-02"},
+        {"StudentID": 2},
+        {"StudentID": 3, "Undeclared": "2025-09-01T00:00:00"},
+    ]
+    assert rows[0]["StartDate"] == d("2025-09-01T08:30:00")
