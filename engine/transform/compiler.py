@@ -386,18 +386,26 @@ def _plain_signature(cls: type, name: str) -> _Plain | None:
 def _function(node: Node) -> Run:
     name = node["value"]
     args = [compile_expression(child) for child in node["children"]]
+    # The Functions class last called with, its method and each argument's allowed types (None
+    # where the signature is not plain or not of this arity), as one tuple, so that threads
+    # mapping other schools read a whole one.
+    memo: list[tuple[type | None, Callable[..., Any] | None, tuple[frozenset[str] | None, ...]]]
+    memo = [(None, None, ())]
 
     def call(value: Any, fns: jp_functions.Functions) -> Any:
         resolved = [arg(value, fns) for arg in args]
-        plain = _plain_signature(type(fns), name)
-        if plain is not None:
-            function, allowed = plain
+        cls, function, allowed = memo[0]
+        if cls is not type(fns):
+            plain = _plain_signature(type(fns), name)
+            function, allowed = plain if plain and len(plain[1]) == len(args) else (None, ())
+            memo[0] = (type(fns), function, allowed)
+        if function is not None:
             # Functions._validate_arguments, where it would pass; where it would not, it runs
             # itself below and raises its own error.
-            if len(resolved) == len(allowed) and all(
-                types is None or type(arg).__name__ in types
-                for arg, types in zip(resolved, allowed, strict=True)
-            ):
+            for arg, types in zip(resolved, allowed, strict=True):
+                if types is not None and type(arg).__name__ not in types:
+                    break
+            else:
                 return function(fns, *resolved)
         return fns.call_function(name, resolved)
 

@@ -141,7 +141,8 @@ class Documents:
             if len(columns) == 1:
                 (column,) = columns
                 for doc in self.of(entity):
-                    grouped[join_key(doc.get(column))].append(doc)
+                    value = doc.get(column)
+                    grouped[value if type(value) is int else join_key(value)].append(doc)
             else:
                 for doc in self.of(entity):
                     grouped[tuple(join_key(doc.get(c)) for c in columns)].append(doc)
@@ -176,7 +177,9 @@ class _Joiner:
             index, parents = self._plan(join)
             wanted: Any
             if len(parents) == 1:
-                wanted = join_key(doc.get(parents[0]))
+                wanted = doc.get(parents[0])
+                if type(wanted) is not int:  # join_key's common case, without the call
+                    wanted = join_key(wanted)
                 rows = [] if wanted is None else index.get(wanted, [])
             else:
                 wanted = tuple(join_key(doc.get(parent)) for parent in parents)

@@ -8,7 +8,7 @@ from typing import Any
 import jmespath
 import pytest
 
-from engine.transform.functions import MappingFunctions, NotADate
+from engine.transform.functions import MappingFunctions, NotADate, iso_day
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -72,6 +72,22 @@ def test_current_and_age_on_refuse_a_value_that_is_not_a_date(expression: str) -
         str(caught.value)
         == f"{expression.partition('(')[0]}() needs a date, and '01/09/2025' is not one"
     )
+
+
+class _Text(str):
+    """A str of another type, which iso_day reads the long way round."""
+
+
+@pytest.mark.parametrize("make", [str, _Text])
+def test_iso_day_of_text_is_the_same_asked_twice(make: Any) -> None:
+    # Days of text are remembered (a school's dates repeat): a refusal must be too, each time.
+    for _ in range(2):
+        assert iso_day(make(" 2016-06-02T00:00:00+01:00 ")) == "2016-06-02"
+        assert iso_day(make("")) is None
+        with pytest.raises(NotADate) as caught:
+            iso_day(make("2015-13-01"), "current")
+        assert caught.value.function == "current"
+        assert caught.value.value == "2015-13-01"
 
 
 def test_year_code_applies_aliases_only() -> None:
