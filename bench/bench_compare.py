@@ -2,7 +2,7 @@
 
 - Bromcom's DataSets are read from the raw response with lxml (`read_dataset`) rather than
   bound by zeep through their inline schema (docs/bromcom.md: "about 5 times slower").
-- Raw rows go into DuckDB as one Arrow table (`State.save_raw`), never row by row.
+- Raw rows go into DuckDB as whole columns in one statement (`State.save_raw`), never row by row.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def parse_vs_zeep(url: str, size: str, repeats: int, **login: Any) -> tuple[list
 
 
 def bulk_vs_row_by_row(table: Table, path: Path, size: str, repeats: int) -> list[Row]:
-    """State.save_raw (one Arrow table, one statement) against one INSERT per row."""
+    """State.save_raw (whole columns, one statement) against one INSERT per row."""
     names = list(table.columns)
     typed = [f'"{n}" {DUCK_TYPES.get(t, "VARCHAR")}' for n, t in table.columns.items()]
     ddl = ", ".join(["run_id VARCHAR", *typed])
@@ -77,7 +77,7 @@ def bulk_vs_row_by_row(table: Table, path: Path, size: str, repeats: int) -> lis
     ratio = statistics.median(slow) / statistics.median(bulk)
     return [
         Row(
-            "DuckDB: Arrow bulk load (State.save_raw)",
+            "DuckDB: bulk load (State.save_raw)",
             size,
             bulk,
             f"Students, {len(table.rows):,} rows",
