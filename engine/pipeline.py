@@ -311,7 +311,7 @@ def check_records(
     """
     every = [r for t in results for r in t.records]
     state.save_records(run_id, every)
-    hits = run_checks(state.con, run_id, checks, {**settings, "today": today})
+    hits = run_checks(state.con, run_id, every, checks, {**settings, "today": today})
     hits += awaiting_match(every, state.match_holds())
     held = held_ids(hits)
     state.mark_held(run_id, held)

@@ -2,20 +2,24 @@
 
 Before checks run, `install` creates TEMP tables, a view and macros on the state's connection,
 scoped to one run (`pupils`, `staff`, `preadmissions`, `people`, `school_settings`...), so a
-check's query never sees the state's history. Check packs are bound against the same names when
-they load (engine/checks/packs.py) and run against them (engine/checks/run.py).
+check's query never sees the state's history. The record tables are loaded straight from the
+run's records, in one statement per type, with the columns and types the state's staged_<type>
+views give the same records. `bromsync validate` binds check packs against the same names
+(engine/checks/packs.py); engine/checks/run.py runs them against them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 
 from engine import clock
-from engine.records import DATE_FIELDS, PARENTPAY_YEAR_CODES, RECORD_TYPES
+from engine.records import DATE_FIELDS, PARENTPAY_YEAR_CODES, RECORD_TYPES, Record
+from engine.state.store import Columns, columns_select
 
 _TEMP_TABLES = (
     *(t.option for t in RECORD_TYPES.values()),
@@ -47,16 +51,48 @@ def _date(name: str) -> str:
     )
 
 
-def install(con: duckdb.DuckDBPyConnection, run_id: str, settings: Mapping[str, Any]) -> None:
-    """Create the TEMP tables, view and macros checks read, scoped to `run_id`."""
+def _column(name: str) -> str:
+    """A record field as checks read it, from its text (the state's staged_<type> columns)."""
+    if name in DATE_FIELDS:
+        return _date(name)
+    if name == "fsm":
+        return "fsm::BOOLEAN AS fsm"
+    if name == "dietary":
+        return "CAST(dietary::JSON AS VARCHAR[]) AS dietary"
+    return name
+
+
+def _text(value: Any) -> str | None:
+    """A field's value as text, as `fields->>'name'` reads it from the record's stored JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def install(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    records: Sequence[Record],
+    settings: Mapping[str, Any],
+) -> None:
+    """Create the TEMP tables, view and macros checks read, holding `records` of `run_id`."""
     for name, body in _MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
     for kind in RECORD_TYPES.values():
-        columns = ", ".join(_date(n) if n in DATE_FIELDS else n for n in kind.fields)
+        mine = [r for r in records if r["type"] == kind.name]
+        columns: Columns = {
+            "run_id": ("VARCHAR", [run_id] * len(mine)),
+            "mis_id": ("VARCHAR", [r["mis_id"] for r in mine]),
+            "held": ("BOOLEAN", [False] * len(mine)),
+        }
+        for name in kind.fields:
+            columns[name] = ("VARCHAR", [_text(r["fields"].get(name)) for r in mine])
+        rows, values = columns_select(columns)
+        selected = ", ".join(_column(n) for n in kind.fields)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {kind.option} AS SELECT run_id, mis_id, held, {columns} "
-            f"FROM main.staged_{kind.name} WHERE run_id = ?",
-            [run_id],
+            f"CREATE OR REPLACE TEMP TABLE {kind.option} AS SELECT run_id, mis_id, held, "
+            f"{selected} FROM ({rows})",
+            values,
         )
     # One table across types, with the payer's contacts under the names staff use, so checks
     # of identity, email and mobile are written once.

@@ -1,10 +1,11 @@
 """Check packs: the YAML files of SQL checks (`checks/*.yaml`), loaded and validated.
 
 A check is a DuckDB SELECT that returns the offending records (`mis_id`, optionally `type` and
-`detail`), with a severity and words for a school data manager. Every query is parsed and bound
-when its pack loads, against an empty state with the run's context (engine/checks/context.py),
-so a typo in SQL is a located validation problem (`path:line:col`), never a failure half-way
-through a run. engine/checks/run.py runs the loaded checks.
+`detail`), with a severity and words for a school data manager. Every query is parsed when its
+pack loads: one that is not a single SELECT is a located problem (`path:line:col`). `bromsync
+validate` also binds each query against an empty state with the run's context
+(engine/checks/context.py), so a misspelt table or column is located there too; a run binds its
+checks on its own connection when they run (engine/checks/run.py), before anything is planned.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _duckdb_problem(exc: duckdb.Error, sql: str, line_offset: int) -> tuple[int 
 
 
 def _sql_problems(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     sql: str,
     index: int,
     path: Path,
@@ -121,6 +122,8 @@ def _sql_problems(
     if statements[0].type != duckdb.StatementType.SELECT:
         kind = statements[0].type.name
         return [problem(None, 0, f"a check may only read: write one SELECT query, not {kind}")]
+    if con is None:
+        return []
     try:
         columns = query_columns(con, sql)
     except duckdb.Error as exc:
@@ -145,8 +148,14 @@ def _sql_problems(
     return problems
 
 
-def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
-    """Load and validate one check pack: its checks, or every problem of the file, located."""
+def compile_checks(path: Path, *, bind: bool = True) -> tuple[list[SqlCheck], list[Problem]]:
+    """Load and validate one check pack: its checks, or every problem of the file, located.
+
+    With `bind`, each query is also bound against an empty state with the run's context, so a
+    wrong table or column name is a problem here. A run loads its packs without: its checks
+    are bound when they run, on the run's own connection, and one that fails names itself and
+    where it is written (engine/checks/run.py). `bromsync validate` binds.
+    """
     data, locator, problems = load_yaml(path)
     if problems:
         return [], problems
@@ -159,9 +168,10 @@ def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
         lines = []
     checks: list[SqlCheck] = []
     seen: dict[str, int] = {}
-    state = State(Path(":memory:"))  # an empty state: the real tables, views and no rows
+    state = State(Path(":memory:")) if bind else None  # the real tables and views, no rows
     try:
-        install(state.con, "", {})
+        if state is not None:
+            install(state.con, "", [], {})
         for index, spec in enumerate(data["checks"]):
             name = spec["name"]
             if name in seen:
@@ -178,7 +188,8 @@ def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
             seen.setdefault(name, index)
             sql = spec["sql"].rstrip().removesuffix(";").rstrip()  # the start stays: lines match
             line, col = locator(("checks", index, "sql"))
-            problems += _sql_problems(state.con, sql, index, path, (line, col), lines)
+            con = None if state is None else state.con
+            problems += _sql_problems(con, sql, index, path, (line, col), lines)
             checks.append(
                 SqlCheck(
                     name=name,
@@ -192,7 +203,8 @@ def compile_checks(path: Path) -> tuple[list[SqlCheck], list[Problem]]:
                 )
             )
     finally:
-        state.close()
+        if state is not None:
+            state.close()
     if problems:
         return [], sorted(problems, key=lambda p: (p.line, p.col))
     return checks, []
@@ -203,15 +215,15 @@ def check_problems(path: Path) -> list[Problem]:
     return compile_checks(path)[1]
 
 
-def load_checks(paths: Iterable[Path] | None = None) -> list[SqlCheck]:
+def load_checks(paths: Iterable[Path] | None = None, *, bind: bool = True) -> list[SqlCheck]:
     """The checks of `paths` (default: every pack shipped in checks/), or ConfigError listing
-    every problem; names must be unique across the packs."""
+    every problem; names must be unique across the packs. `bind` as for compile_checks."""
     paths = sorted(checks_dir().glob("*.yaml")) if paths is None else list(paths)
     out: list[SqlCheck] = []
     problems: list[str] = []
     where: dict[str, str] = {}
     for path in paths:
-        checks, found = compile_checks(path)
+        checks, found = compile_checks(path, bind=bind)
         problems += [str(p) for p in found]
         for check in checks:
             if check.name in where:
@@ -271,7 +283,7 @@ def shipped_checks() -> list[SqlCheck]:
 
 @cache
 def _packs_for(own: tuple[Path, ...]) -> list[SqlCheck]:
-    return load_checks([*sorted(checks_dir().glob("*.yaml")), *own])
+    return load_checks([*sorted(checks_dir().glob("*.yaml")), *own], bind=False)
 
 
 def _severity_messages(school: SchoolConfig, checks: list[SqlCheck]) -> list[tuple[str, str]]:

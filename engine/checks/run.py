@@ -18,7 +18,7 @@ import duckdb
 from engine.checks.context import install, query_columns, uninstall, wrapped
 from engine.checks.packs import SqlCheck
 from engine.errors import ConfigError
-from engine.records import TYPES, natural_key
+from engine.records import TYPES, Record, natural_key
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,11 @@ class CheckHit:
 def run_checks(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
+    records: Sequence[Record],
     checks: Sequence[SqlCheck],
     settings: Mapping[str, Any],
 ) -> list[CheckHit]:
-    """Run `checks` over the records of `run_id` (already saved with State.save_records).
+    """Run `checks` over `records`, the mapped records of `run_id`, on the state's connection.
 
     `settings` holds the school-file values of `school_settings` (lawful_basis, ufsm_year_codes,
     staff_id_prefix, include_enrolment_statuses, dietary_allow) and `today` (a date; default
@@ -48,7 +49,7 @@ def run_checks(
     only when the run has records of a type it applies to. A query that fails raises ConfigError
     naming the check and where it is written.
     """
-    install(con, run_id, settings)
+    install(con, run_id, records, settings)
     try:
         present = {row[0] for row in con.execute("SELECT DISTINCT type FROM people").fetchall()}
         hits: list[CheckHit] = []

@@ -84,7 +84,7 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _rows_of(columns: Columns) -> tuple[str, list[list[Any]]]:
+def columns_select(columns: Columns) -> tuple[str, list[list[Any]]]:
     """A SELECT of `columns` passed as list parameters, one row per value: DuckDB zips the
     unnests of one SELECT list, and an empty list gives no rows but the column's type."""
     parts = ", ".join(f"unnest(?::{kind}[]) AS {_quoted(n)}" for n, (kind, _) in columns.items())
@@ -193,7 +193,7 @@ class State:
         self.close()
 
     def _insert(self, table: str, columns: Columns, select: str = "*") -> None:
-        rows, values = _rows_of(columns)
+        rows, values = columns_select(columns)
         self.con.execute(f"INSERT INTO {table} SELECT {select} FROM ({rows})", values)
 
     # runs -------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ class State:
             if sql_type == "VARCHAR":
                 values = [None if v is None else str(v) for v in values]
             columns[name] = (sql_type, values)
-        rows, params = _rows_of(columns)
+        rows, params = columns_select(columns)
         self.con.execute(
             f"CREATE OR REPLACE TABLE {_quoted(_raw_table(table.entity))} AS {rows}", params
         )

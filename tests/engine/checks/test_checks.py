@@ -14,10 +14,11 @@ import duckdb
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from engine.checks.context import _column, install, uninstall
 from engine.checks.packs import check_problems, compile_checks, load_checks
 from engine.checks.run import CheckHit, held_ids, run_checks
 from engine.errors import ConfigError
-from engine.records import RECORD_FIELDS, Record
+from engine.records import RECORD_FIELDS, RECORD_TYPES, Record
 from engine.shipped import checks_dir
 from engine.sources import Table
 from engine.state.store import State
@@ -121,7 +122,7 @@ def check(
 ) -> list[CheckHit]:
     state.save_raw(RUN, Table("StudentMeals", MEALS_COLUMNS, list(meals)), 0.1)
     state.save_records(RUN, records)
-    return run_checks(state.con, RUN, checks, {**SETTINGS, **settings})
+    return run_checks(state.con, RUN, records, checks, {**SETTINGS, **settings})
 
 
 @dataclass(frozen=True)
@@ -336,15 +337,15 @@ def test_context_is_dropped_after_the_run(state: State) -> None:
 
 def test_a_staff_only_school_skips_the_pupil_checks(state: State) -> None:
     # No StudentMeals was fetched, so the FSM check (which reads raw_studentmeals) must not run.
-    state.save_records(RUN, [staff("20", email="bad")])
-    hits = run_checks(state.con, RUN, BUILTIN, SETTINGS)
+    records = [staff("20", email="bad")]
+    hits = run_checks(state.con, RUN, records, BUILTIN, SETTINGS)
     assert [(h.name, h.type) for h in hits] == [("invalid_email", "staff")]
 
 
 def test_a_check_failing_at_run_time_names_itself_and_its_file(state: State) -> None:
-    state.save_records(RUN, [pupil("1")])  # pupils, but no raw_studentmeals table
+    records = [pupil("1")]  # pupils, but no raw_studentmeals table
     with pytest.raises(ConfigError) as caught:
-        run_checks(state.con, RUN, BUILTIN, SETTINGS)
+        run_checks(state.con, RUN, records, BUILTIN, SETTINGS)
     message = str(caught.value)
     assert "'fsm_ends_before_it_starts' failed on this run's data" in message
     assert "builtin.yaml:" in message and "raw_studentmeals" in message
@@ -437,3 +438,35 @@ def test_bad_sql_points_at_the_line_and_column_in_the_file() -> None:
         (REPO / CASES / "bad_sql.yaml").read_text(encoding="utf-8").splitlines()[problem.line - 1]
     )
     assert line[problem.col - 1 :].startswith("AND surname")
+
+
+def test_the_context_holds_the_records_as_the_states_staged_views_read_them(state: State) -> None:
+    # The checks' tables are loaded from the run's records in Python; the state's staged_<type>
+    # views read the same records from their stored JSON. Both must give the same columns,
+    # types and values, odd values included: numbers and booleans where text is expected,
+    # a date in another form, a missing field, dietary needs, no FSM.
+    records = [
+        pupil("1", dietary=["Vegan", "Nut allergy"], fsm=True, fsm_start="2025-09-01"),
+        pupil("2", dob="2015/02/01", year_code=3, reg_group=None, fsm=None),
+        preadmission("3", upn=None, admission_date="2027-09-01", dietary=["Halal"]),
+        staff("4", mobile=7700900123, title=True),
+    ]
+    del records[1]["fields"]["gender"]
+    state.save_records(RUN, records)
+    install(state.con, RUN, records, SETTINGS)
+    try:
+        for kind in RECORD_TYPES.values():
+            table = f"temp.{kind.option}"
+            staged = (
+                f"SELECT run_id, mis_id, held, {', '.join(_column(n) for n in kind.fields)} "
+                f"FROM main.staged_{kind.name} WHERE run_id = '{RUN}'"
+            )
+            described = [row[:2] for row in state.con.execute(f"DESCRIBE {table}").fetchall()]
+            assert described == [
+                row[:2] for row in state.con.execute(f"DESCRIBE {staged}").fetchall()
+            ]
+            ours = state.con.execute(f"SELECT * FROM {table} ORDER BY mis_id").fetchall()
+            assert ours, kind.name
+            assert ours == state.con.execute(f"{staged} ORDER BY mis_id").fetchall()
+    finally:
+        uninstall(state.con)

@@ -93,3 +93,24 @@ def test_the_school_s_own_pack_holds_records_back_and_the_plan_records_the_setti
         "severity": {"mobile_too_long": "warning", "year_code_not_parentpay": "warning"},
         "packs": [(stack.root / "trust.yaml").as_posix()],
     }
+
+
+def test_a_misspelt_column_in_the_school_s_own_pack_stops_the_run_and_validate_locates_it(
+    stack: Stack,
+) -> None:
+    # A run binds its checks when they run, on its own state: a wrong column stops the school
+    # there, exit 2, before anything is planned, naming the check, its file and the way on.
+    (stack.root / "trust.yaml").write_text(
+        _PACK.replace("WHERE mis_id", "WHERE tutor_grop"), encoding="utf-8"
+    )
+    text = stack.school_file.read_text(encoding="utf-8")
+    stack.school_file.write_text(text + "checks: {packs: [trust.yaml]}\n", encoding="utf-8")
+    result = bromsync("plan", str(stack.school_file), "--out", str(stack.plans))
+    assert result.exit_code == 2, result.output
+    assert "trust.yaml:6:" in result.output
+    assert "'trust_no_tutor_group' failed on this run's data" in result.output
+    assert "tutor_grop" in result.output and "bromsync validate" in result.output
+    assert not (stack.plans / "100001.plan.json").exists()
+    checked = bromsync("validate", str(stack.school_file))
+    assert checked.exit_code == 2, checked.output
+    assert "trust.yaml:7:" in checked.output and "tutor_grop" in checked.output
