@@ -7,7 +7,6 @@ renders the result. The engine never prints; it reports through events and resul
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import platform
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import click
 
+from engine import __version__
 from engine.errors import BromsyncError, ConfigError, ExitCode
 from engine.events import Event
 from engine.files import restrict_umask
@@ -132,12 +132,8 @@ PORT = click.option(
 def _crash_log() -> str:
     """Write the traceback as a bug report (version, platform, command) and return its path."""
     fd, name = tempfile.mkstemp(prefix="bromsync-crash-", suffix=".log")
-    try:
-        version = importlib.metadata.version("bromsync")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown (not installed)"
     report = (
-        f"bromsync {version}\n"
+        f"bromsync {__version__}\n"
         f"python {platform.python_version()} on {platform.platform()}\n"
         f"command: bromsync {' '.join(sys.argv[1:])}\n\n"
         f"{traceback.format_exc()}"
@@ -149,7 +145,7 @@ def _crash_log() -> str:
 
 
 @click.group(context_settings=CONTEXT)
-@click.version_option(package_name="bromsync")
+@click.version_option(version=__version__, prog_name="bromsync")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Sync pupils, staff and pre-admissions from the Bromcom MIS to ParentPay.

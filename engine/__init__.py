@@ -4,3 +4,5 @@ The stages are one module each (config, sources, mapping, stage, diff, plan, rep
 targets) and `pipeline` wires them. The engine never prints and never imports the
 simulators: it returns results and raises `engine.errors.BromsyncError`.
 """
+
+__version__ = "0.1.0"

@@ -84,3 +84,13 @@ def test_no_file_holds_an_absolute_path_of_one_machine() -> None:
         "these lines name a folder of one machine; write paths relative to the repository "
         "(commands run from its root, with the README's .venv):\n" + "\n".join(hits)
     )
+
+
+def test_the_version_bromsync_reports_is_the_installed_one() -> None:
+    # Results files and --version read engine.__version__ (importing importlib.metadata cost
+    # every run 30 ms); pyproject.toml takes its version from there, so the two are one.
+    import importlib.metadata
+
+    from engine import __version__
+
+    assert __version__ == importlib.metadata.version("bromsync")

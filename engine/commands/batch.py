@@ -12,12 +12,12 @@ from engine.commands.plan import plan_school
 from engine.commands.result import (
     Invocation,
     SchoolResult,
+    fail_with,
     finish_school,
     for_school,
     timed,
 )
 from engine.commands.run import run_school
-from engine.commands.workers import fail_with, largest_first, run_in_workers
 from engine.config.environment import smtp_url
 from engine.config.school import SchoolConfig, load_school
 from engine.config.yamlfile import load_yaml
@@ -231,6 +231,9 @@ def run_files(
             for future in as_completed(futures):
                 told(futures[future], future.result())
     else:
+        # Only a fleet run needs the worker processes' machinery.
+        from engine.commands.workers import largest_first, run_in_workers
+
         runnable: dict[int, SchoolConfig] = {}
         for at, school in enumerate(loaded):
             if isinstance(school, SchoolConfig) and at not in own:

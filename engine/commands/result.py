@@ -9,7 +9,6 @@ school's `notify.email` (docs/results.md).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import os
 import shlex
 import time
@@ -18,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import __version__
 from engine.config.school import SchoolConfig
 from engine.errors import BromsyncError, ExitCode, NotifyError
-from engine.notify import send_message
 from engine.pipeline import Options, Run, open_run
 from engine.plan.plan import Plan, PlanFiles, summary_line
 from engine.records import OpResult, Record
@@ -212,6 +211,15 @@ def _write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
+def fail_with(error: BromsyncError) -> Callable[[Run, Progress], SchoolResult]:
+    """A school's run that fails at once with `error`, so the failure is in its state too."""
+
+    def body(run: Run, progress: Progress) -> SchoolResult:
+        raise error
+
+    return body
+
+
 def finish_school(result: SchoolResult, options: Options) -> SchoolResult:
     """The school's Outcome; for run and apply, its results files and its results message.
 
@@ -282,6 +290,8 @@ def _notify(outcome: Outcome, result: SchoolResult, options: Options) -> dict[st
             "notify.email is set but BROMSYNC_SMTP_URL is not, so no results message was sent"
         )
         return note
+    from engine.notify import send_message  # smtplib, for the schools that send a message
+
     message = results_message(outcome, sender=options.smtp.sender, to=to)
     try:
         send_message(options.smtp, message)
@@ -319,13 +329,6 @@ class Invocation:
         return [r.outcome for r in self.results if r.outcome is not None]
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("bromsync")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def finish_invocation(
     command: str,
     results: list[SchoolResult],
@@ -339,7 +342,7 @@ def finish_invocation(
         data = run_results_json(
             done.outcomes,
             command=command,
-            version=_version(),
+            version=__version__,
             invocation_id=str(uuid.uuid4()),
             started_at=started,
             seconds=seconds,

@@ -34,12 +34,12 @@ from typing import Any
 import duckdb
 
 from engine.commands.plan import plan_school
-from engine.commands.result import Progress, SchoolResult, failed, finish_school, for_school
+from engine.commands.result import SchoolResult, fail_with, failed, finish_school, for_school
 from engine.commands.run import run_school
 from engine.config.school import SchoolConfig
 from engine.errors import BromsyncError
 from engine.events import Event, ignore
-from engine.pipeline import Options, Run
+from engine.pipeline import Options
 from engine.secrets import scrub_known
 from engine.state.store import state_path
 
@@ -198,15 +198,6 @@ class _Worker:
     process: Any
     conn: Connection
     message: tuple[str, Any] | None = None
-
-
-def fail_with(error: BromsyncError) -> Callable[[Run, Progress], SchoolResult]:
-    """A school's run that fails at once with `error`, so the failure is in its state too."""
-
-    def body(run: Run, progress: Progress) -> SchoolResult:
-        raise error
-
-    return body
 
 
 def _how(exitcode: int | None) -> str:
