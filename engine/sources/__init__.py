@@ -29,6 +29,8 @@ class Table:
         str, str
     ]  # column name -> XML Schema type name: int, string, boolean, dateTime...
     rows: list[dict[str, Value]] = field(default_factory=list)
+    # The source's answer, digested, when it has one: equal digests mean the same rows.
+    digest: str | None = field(default=None, compare=False)
 
 
 class Source(Protocol):

@@ -8,6 +8,7 @@ because zeep is slow on DataSets, returns empty ones unbound, and shifts dates t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import logging
 import math
@@ -188,7 +189,7 @@ class BromcomSource:
         """
         name = self.resolve(entity)
         table = self._call("getEntityDataBySchoolID", f"entity {name}", name, where)
-        return Table(entity=entity, columns=table.columns, rows=table.rows)
+        return Table(entity, table.columns, table.rows, table.digest)
 
     # -- helpers other commands use (`bromsync check`) -----------------------------------
 
@@ -314,7 +315,8 @@ class BromcomSource:
                     self._where(f"Bromcom's answer for {what} could not be read: {exc}"),
                     school=self.school_name,
                 ) from None
-            return Table(entity=entity, columns=columns, rows=rows)
+            digest = hashlib.sha256(response.content).hexdigest()
+            return Table(entity, columns, rows, digest)
         reason = _fault_reason(response.content)
         if reason is None:
             raise self._http_status(response, self.settings.url, what)

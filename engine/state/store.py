@@ -16,6 +16,7 @@ nothing is inserted row by row. `docs/state.md` documents the tables and views f
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, baseline VARCHAR,
     plan_digest VARCHAR, summary JSON, message VARCHAR);
 CREATE TABLE IF NOT EXISTS fetches (
-    run_id VARCHAR, entity VARCHAR, row_count INTEGER, seconds DOUBLE, column_types JSON);
+    run_id VARCHAR, entity VARCHAR, row_count INTEGER, seconds DOUBLE, column_types JSON,
+    digest VARCHAR);
 CREATE TABLE IF NOT EXISTS records (
     run_id VARCHAR, type VARCHAR, mis_id VARCHAR, fields JSON, held BOOLEAN);
 CREATE TABLE IF NOT EXISTS check_results (
@@ -363,31 +365,56 @@ class State:
         Only the columns in `keep` are stored (docs/personal-data.md: the state keeps only the
         columns the mappings read), in Bromcom's order; None keeps them all. `fetches` records
         the type Bromcom declared for every column, kept or not, for the next run to compare.
+        An answer byte-identical to the entity's last one, kept the same way, is not written
+        again: its rows only take this run's `run_id`.
         """
-        columns: Columns = {"run_id": ("VARCHAR", [run_id] * len(table.rows))}
-        for name, kind in table.columns.items():
-            if keep is not None and name not in keep:
-                continue
-            sql_type = _RAW_TYPES.get(kind, "VARCHAR")
-            values = [row.get(name) for row in table.rows]
-            if sql_type == "VARCHAR":
-                values = [None if v is None else str(v) for v in values]
-            columns[name] = (sql_type, values)
-        rows, params = columns_select(columns)
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE {_quoted(_raw_table(table.entity))} AS {rows}", params
-        )
-        self._insert(
-            "fetches",
-            {
-                "run_id": ("VARCHAR", [run_id]),
-                "entity": ("VARCHAR", [table.entity]),
-                "row_count": ("INTEGER", [len(table.rows)]),
-                "seconds": ("DOUBLE", [seconds]),
-                "column_types": ("VARCHAR", [_json(table.columns)]),
-            },
-            "run_id, entity, row_count, seconds, column_types::JSON",
-        )
+        name = _quoted(_raw_table(table.entity))
+        kept = {n: k for n, k in table.columns.items() if keep is None or n in keep}
+        digest = None
+        if table.digest is not None:
+            digest = hashlib.sha256(f"{table.digest} {_json(kept)}".encode()).hexdigest()
+        self.con.execute("BEGIN TRANSACTION")  # the rows and the fetch naming them, together
+        try:
+            if digest is not None and self._last_digest(table.entity) == digest:
+                self.con.execute(f"UPDATE {name} SET run_id = ?", [run_id])
+            else:
+                columns: Columns = {"run_id": ("VARCHAR", [run_id] * len(table.rows))}
+                for column, kind in kept.items():
+                    sql_type = _RAW_TYPES.get(kind, "VARCHAR")
+                    values = [row.get(column) for row in table.rows]
+                    if sql_type == "VARCHAR":
+                        values = [None if v is None else str(v) for v in values]
+                    columns[column] = (sql_type, values)
+                rows, params = columns_select(columns)
+                self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {rows}", params)
+            self._insert(
+                "fetches",
+                {
+                    "run_id": ("VARCHAR", [run_id]),
+                    "entity": ("VARCHAR", [table.entity]),
+                    "row_count": ("INTEGER", [len(table.rows)]),
+                    "seconds": ("DOUBLE", [seconds]),
+                    "column_types": ("VARCHAR", [_json(table.columns)]),
+                    "digest": ("VARCHAR", [digest]),
+                },
+                "run_id, entity, row_count, seconds, column_types::JSON, digest",
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _last_digest(self, entity: str) -> str | None:
+        """The digest of the entity's last recorded fetch, if its raw table still holds it."""
+        row = self.con.execute(
+            "SELECT f.digest FROM fetches f LEFT JOIN runs r USING (run_id) "
+            "WHERE f.entity = ? AND EXISTS (SELECT 1 FROM duckdb_tables() "
+            "WHERE schema_name = 'main' AND database_name = current_database() "
+            "AND table_name = ?) "
+            "ORDER BY r.started_at DESC NULLS LAST, f.run_id DESC LIMIT 1",
+            [entity, _raw_table(entity)],
+        ).fetchone()
+        return None if row is None else row[0]
 
     def last_column_types(self, entity: str) -> dict[str, str] | None:
         """The column types Bromcom declared for `entity` (any case) at its latest recorded fetch.

@@ -13,6 +13,8 @@ columns, even a file written before the views existed.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -20,16 +22,18 @@ import duckdb
 from engine.errors import StateError
 from engine.records import DATE_FIELDS, RECORD_FIELDS, RECORD_TYPES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The base tables, created by engine/state/store.py; query_all unions each of them across schools.
 TABLES = ("runs", "fetches", "records", "check_results", "uploaded", "uploads", "upload_results")
 
 # Statements that bring a file from version N-1 to N, run in order before the views are
-# (re)built. Version 1 added bromsync_meta and the stable views, which every writable open
-# rebuilds anyway, so it changes no table. Version 3 added check_results.flagged (the records a
-# row stands for, so that an old run's check results folded into one row per check still count
-# them) and check_history's column of it.
+# (re)built. Version 1 added bromsync_meta and the stable views, which are rebuilt whenever
+# their SQL changes anyway, so it changes no table. Version 3 added check_results.flagged (the
+# records a row stands for, so that an old run's check results folded into one row per check
+# still count them) and check_history's column of it. Version 4 added fetches.digest (a raw
+# table is not rewritten when Bromcom's answer is byte-identical to the last one) and
+# bromsync_meta.views_digest (the views are rebuilt only when their SQL changes).
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # The xs: type Bromcom declared for each column of each fetch: a key column whose type
     # changes since the last run stops the run (engine/pipeline.py).
@@ -39,9 +43,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE check_results SET flagged = CASE WHEN mis_id IS NULL THEN 0 ELSE 1 END "
         "WHERE flagged IS NULL",
     ),
+    4: (
+        "ALTER TABLE fetches ADD COLUMN IF NOT EXISTS digest VARCHAR",
+        "ALTER TABLE bromsync_meta ADD COLUMN IF NOT EXISTS views_digest VARCHAR",
+    ),
 }
 
 _META = "CREATE TABLE IF NOT EXISTS bromsync_meta (schema_version INTEGER NOT NULL, updated_at TIMESTAMP)"
+# The views' SQL as this bromsync writes it: a file whose bromsync_meta records the same has them.
+_VIEWS_DIGEST_OF = "SELECT max(views_digest) FROM bromsync_meta WHERE schema_version = ?"
 
 # Every field of every type, in first-seen order: the columns of acknowledged_people.
 _ALL_FIELDS = tuple(dict.fromkeys(name for names in RECORD_FIELDS.values() for name in names))
@@ -153,8 +163,19 @@ def schema_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -
     return int(row[0]) if row and row[0] is not None else 0
 
 
+@cache
+def views_digest() -> str:
+    """A digest of every stable view's SQL, as this bromsync creates them."""
+    text = "\n".join(f"{name}: {view_sql(name)}" for name in VIEWS)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Bring a writable state file up to `SCHEMA_VERSION`: migrations, views, version, atomically."""
+    """Bring a writable state file up to `SCHEMA_VERSION`: migrations, views, version, atomically.
+
+    A file already at this version whose views are this bromsync's is left as it is: opening
+    a school's state for a run writes nothing until the run does.
+    """
     con.execute(_META)
     found = schema_version(con)
     if found > SCHEMA_VERSION:
@@ -163,17 +184,22 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"bromsync knows up to {SCHEMA_VERSION}). Upgrade bromsync on this machine before "
             "running it for this school; nothing was changed."
         )
+    if found == SCHEMA_VERSION:
+        row = con.execute(_VIEWS_DIGEST_OF, [SCHEMA_VERSION]).fetchone()
+        if row is not None and row[0] == views_digest():
+            return
     con.execute("BEGIN TRANSACTION")
     try:
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for statement in _MIGRATIONS.get(version, ()):
                 con.execute(statement)
-        # Rebuilt on every writable open: idempotent, and keeps each file's views exactly the
-        # ones this bromsync documents.
+        # Idempotent: keeps each file's views exactly the ones this bromsync documents.
         create_views(con)
-        if found < SCHEMA_VERSION:
-            con.execute("DELETE FROM bromsync_meta")
-            con.execute("INSERT INTO bromsync_meta VALUES (?, now()::TIMESTAMP)", [SCHEMA_VERSION])
+        con.execute("DELETE FROM bromsync_meta")
+        con.execute(
+            "INSERT INTO bromsync_meta VALUES (?, now()::TIMESTAMP, ?)",
+            [SCHEMA_VERSION, views_digest()],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -142,6 +142,73 @@ def test_save_raw_keeps_only_the_columns_it_is_told_and_records_every_type(state
     assert state.last_column_types("personmedicalconditions") == columns  # every one, any case
 
 
+def _raw_oid(state: State, table: str) -> int:
+    row = state.con.execute(
+        "SELECT table_oid FROM duckdb_tables() WHERE table_name = ?", [table]
+    ).fetchone()
+    assert row is not None, table
+    return int(row[0])
+
+
+def test_an_answer_identical_to_the_last_is_not_written_again(state: State) -> None:
+    # Same digest, same kept columns: the rows stay, take the new run's id, and the fetch is
+    # recorded. Another answer, or other columns kept, replaces the table.
+    columns = {"Id": "int", "Name": "string", "Notes": "string"}
+    rows: list[dict[str, Any]] = [{"Id": 1, "Name": "Ann", "Notes": "x"}]
+    keep = {"Id", "Name"}
+    for run_id in ("r1", "r2", "r3", "r4", "r5"):
+        state.start_run(run_id, urn=URN, school="Oakfield", command="plan", today=TODAY)
+    state.save_raw("r1", Table("Staff", columns, rows, digest="aaa"), 0.1, keep)
+    made = _raw_oid(state, "raw_staff")
+    state.save_raw("r2", Table("Staff", columns, rows, digest="aaa"), 0.1, keep)
+    assert _raw_oid(state, "raw_staff") == made
+    assert state.con.execute("SELECT * FROM raw_staff").fetchall() == [("r2", 1, "Ann")]
+    digests = state.con.execute("SELECT run_id, digest FROM fetches ORDER BY run_id").fetchall()
+    assert digests[0][1] == digests[1][1] is not None
+
+    state.save_raw("r3", Table("Staff", columns, rows, digest="aaa"), 0.1, keep | {"Notes"})
+    assert state.con.execute("SELECT * FROM raw_staff").fetchall() == [("r3", 1, "Ann", "x")]
+    changed = [{"Id": 1, "Name": "Bea", "Notes": "x"}]
+    state.save_raw("r4", Table("Staff", columns, changed, digest="bbb"), 0.1, keep)
+    assert state.con.execute("SELECT * FROM raw_staff").fetchall() == [("r4", 1, "Bea")]
+    # A source that gives no digest is always written.
+    state.save_raw("r5", Table("Staff", columns, rows), 0.1, keep)
+    assert state.con.execute("SELECT * FROM raw_staff").fetchall() == [("r5", 1, "Ann")]
+    assert state.con.execute("SELECT digest FROM fetches WHERE run_id = 'r5'").fetchone() == (None,)
+
+
+def test_an_identical_answer_is_written_when_its_table_was_dropped(state: State) -> None:
+    state.start_run("r1", urn=URN, school="Oakfield", command="plan", today=TODAY)
+    state.save_raw("r1", Table("Staff", {"Id": "int"}, [{"Id": 1}], digest="aaa"), 0.1)
+    state.con.execute("DROP TABLE raw_staff")
+    state.start_run("r2", urn=URN, school="Oakfield", command="plan", today=TODAY)
+    state.save_raw("r2", Table("Staff", {"Id": "int"}, [{"Id": 1}], digest="aaa"), 0.1)
+    assert state.con.execute("SELECT * FROM raw_staff").fetchall() == [("r2", 1)]
+
+
+def test_opening_an_up_to_date_file_writes_nothing_and_new_view_sql_rebuilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = state_path(tmp_path, URN)
+    State(path).close()
+
+    def stamp() -> Any:
+        """When the file's views were last rebuilt (each rebuild records its own time)."""
+        with State(path) as opened:
+            row = opened.con.execute("SELECT updated_at FROM bromsync_meta").fetchone()
+            assert row is not None
+            return row[0]
+
+    first = stamp()
+    assert stamp() == first  # not rebuilt
+    monkeypatch.setattr("engine.state.views.views_digest", lambda: "another release")
+    rebuilt = stamp()
+    assert rebuilt > first
+    assert stamp() == rebuilt
+    with State(path) as opened:  # the rebuilt views work
+        assert opened.con.execute("SELECT count(*) FROM current_pupils").fetchone() == (0,)
+
+
 def test_last_column_types_are_the_latest_runs(state: State) -> None:
     assert state.last_column_types("Students") is None
     for run_id, kind in (("r1", "int"), ("r2", "string")):

@@ -257,8 +257,9 @@ def _q_file(path: Path, sql: str) -> list[tuple[Any, ...]]:
 def _old_file(path: Path) -> None:
     """A state file as bromsync wrote it before the views: the tables, no bromsync_meta."""
     con = duckdb.connect(str(path))
-    # fetches.column_types came with schema 2, check_results.flagged with schema 3.
-    con.execute(_SCHEMA.replace(", flagged INTEGER", ""))
+    # fetches.column_types came with schema 2, check_results.flagged with schema 3,
+    # fetches.digest with schema 4.
+    con.execute(_SCHEMA.replace(", flagged INTEGER", "").replace(",\n    digest VARCHAR", ""))
     con.execute("ALTER TABLE fetches DROP COLUMN column_types")
     con.execute(
         "INSERT INTO runs (run_id, urn, command, started_at, status) VALUES ('r0', 100001, 'run', now()::TIMESTAMP, 'ok')"
