@@ -8,6 +8,7 @@ apostrophes, ampersands and, now and then, angle brackets.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import escape
 
 from engine.report.content import BLANK, DRIFT_COLUMNS, MASK, CheckView, Event, Person, Report
@@ -96,13 +97,17 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+@lru_cache(maxsize=16384)  # a report's cells repeat: year groups, blanks, dates, masks
 def _value(text: str) -> str:
     if text == BLANK:
         return f'<span class="blank">{BLANK}</span>'
     if text == MASK:
         return f'<span class="masked" title="hidden: make the plan with --show-sensitive">{MASK}</span>'
     # A date breaks at its hyphens otherwise ("2025-" on one line, "04-01" on the next).
-    return re.sub(r"\d{4}-\d\d-\d\d", r'<span class="nw">\g<0></span>', _e(text))
+    return _DAY.sub(r'<span class="nw">\g<0></span>', _e(text))
 
 
 # Free text may wrap, emails anywhere if they must; IDs, dates and phone numbers stay on one line.
