@@ -9,8 +9,11 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import shutil
 import sys
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -212,9 +215,11 @@ def _sync_options(
     timeouts: tuple[float | None, float | None],
     offline: bool = False,
     smtp: Any = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> Any:
     """The Options of `plan` and `run`, from the flags they share (`offline`: plan only; `smtp`:
-    run only, where its results messages go)."""
+    run only, where its results messages go; `on_event`: where progress goes, if not to
+    plain lines)."""
     from engine.pipeline import Options
 
     return Options(
@@ -223,7 +228,7 @@ def _sync_options(
         show_sensitive=show_sensitive,
         allow_mass_archive=allow_mass_archive,
         allow_mass_blank=allow_mass_blank,
-        on_event=_echo_event,
+        on_event=on_event or _echo_event,
         record_dir=record,
         fetch_jobs=fetch_jobs,
         bromcom_timeout=timeouts[0],
@@ -247,6 +252,78 @@ def _printer(show_sensitive: bool) -> Callable[[Any], None]:
             click.echo(scrub_known(line))
 
     return echo
+
+
+def _live_terminal() -> bool:
+    """Whether a person watches the output on a terminal (a live board), rather than a CI log or
+    a file reading it (plain lines)."""
+    if os.environ.get("CI") or os.environ.get("TERM", "dumb") == "dumb":
+        return False
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+class _Board:
+    """A fleet run on a terminal: each finished school's result is printed as usual, and under
+    the results one line per school still running, with its latest step and time, redrawn in
+    place (engine.report.terminal.render_board) as events come and every second."""
+
+    def __init__(self, total: int, show_sensitive: bool) -> None:
+        self.total, self.done, self.drawn = total, 0, 0
+        self.running: dict[str, tuple[str, str, float]] = {}
+        self.lock = threading.Lock()
+        self.printer = _printer(show_sensitive)
+        self.stopped = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, name="board", daemon=True)
+        self.ticker.start()
+
+    def _redraw(self) -> None:
+        from engine.report.terminal import render_board
+
+        out = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""  # up to the board, erase it
+        lines = render_board(
+            self.running,
+            self.done,
+            self.total,
+            time.monotonic(),
+            shutil.get_terminal_size().columns,
+        )
+        sys.stderr.write(out + "".join(f"{line}\n" for line in lines))
+        sys.stderr.flush()
+        self.drawn = len(lines)
+
+    def _erase(self) -> None:
+        if self.drawn:
+            sys.stderr.write(f"\x1b[{self.drawn}F\x1b[J")
+            sys.stderr.flush()
+            self.drawn = 0
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(1.0):
+            with self.lock:
+                if self.running:
+                    self._redraw()
+
+    def event(self, event: Event) -> None:
+        with self.lock:
+            started = self.running.get(event.school, ("", "", time.monotonic()))[2]
+            message = scrub_known(event.message).splitlines()[0] if event.message else ""
+            self.running[event.school] = (event.stage, message, started)
+            self._redraw()
+
+    def result(self, result: Any) -> None:
+        with self.lock:
+            self._erase()
+            self.running.pop(result.name, None)
+            self.done += 1
+            self.printer(result)
+            sys.stdout.flush()
+            self._redraw()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.ticker.join()
+        with self.lock:
+            self._erase()
 
 
 def _close(invocation: Any) -> int:
@@ -460,13 +537,27 @@ def run(
             f"share {shard}: no school of the {given} given falls in it (shares go by URN); nothing to run"
         )
         return 0
+    # Several schools at once on a terminal: a live line per running school. In a CI log or a
+    # pipe, every step is a plain line, as for one school.
+    board = (
+        _Board(len(chosen), show_sensitive)
+        if jobs > 1 and len(chosen) > 1 and _live_terminal()
+        else None
+    )
     options = _sync_options(
         state_dir, out_dir, show_sensitive, allow_mass_archive, allow_mass_blank, record,
         fetch_jobs, (bromcom_timeout, parentpay_timeout), smtp=smtp_settings(),
+        on_event=board.event if board else None,
     )  # fmt: skip
-    return _close(
-        sync_files(chosen, options, command="run", jobs=jobs, on_result=_printer(show_sensitive))
-    )
+    try:
+        invocation = sync_files(
+            chosen, options, command="run", jobs=jobs,
+            on_result=board.result if board else _printer(show_sensitive),
+        )  # fmt: skip
+    finally:
+        if board is not None:
+            board.close()
+    return _close(invocation)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -3,7 +3,7 @@ closing tally, and the analysts' result tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.events import school_headline
@@ -99,6 +99,18 @@ def render_tally(outcomes: Sequence[Outcome], seconds: float) -> str:
     parts += [f"{t['need_attention']} need{'s' if t['need_attention'] == 1 else ''} attention"]
     parts += [f"{t['failed']} failed"]
     return f"{schools}: {', '.join(parts)} in {seconds:.1f} s"
+
+
+def render_board(
+    running: Mapping[str, tuple[str, str, float]], done: int, total: int, now: float, width: int
+) -> list[str]:
+    """The live lines of a fleet run on a terminal: how many schools are done, then one line per
+    school still running (`running`: school -> (stage, latest message, monotonic start)), each
+    cut to `width` so that none wraps and the board can be redrawn in place."""
+    lines = [f"{done} of {total} schools done, {len(running)} running"]
+    for school, (stage, message, started) in running.items():
+        lines.append(f"  … {school} · {stage}: {message} ({now - started:.0f} s)")
+    return [line if len(line) <= width else line[: max(width - 1, 0)] + "…" for line in lines]
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -193,3 +193,63 @@ def test_the_largest_school_starts_first(tmp_path: Path) -> None:
         schools[at] = load_school(path)
     order = [schools[at].urn for at in largest_first(schools, state_dir)]
     assert order == [100002, 100004, 100001, 100003]
+
+
+def _in_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run bromsync with its output on a pseudo-terminal, as a person at a terminal sees it."""
+    import pty
+    import select
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bromsync.py"), *args], stdin=subprocess.DEVNULL,
+        stdout=child, stderr=child, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(child)
+    out = b""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # the terminal closed: bromsync has ended
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=30), out.decode("utf-8", "replace")
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_fleet_on_a_terminal_shows_a_live_line_per_running_school(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _schools(stack, monkeypatch, 9001)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")} | {"TERM": "xterm"}
+    args = ["run", *map(str, files), "--jobs", "2", "--state-dir", str(stack.root / "st"),
+            "--out", str(stack.root / "plans-t")]  # fmt: skip
+    code, shown = _in_a_terminal(args, env)
+    assert code == 3, shown
+    assert "schools done, " in shown and "\x1b[" in shown  # the board, redrawn in place
+    assert "… Ash Primary School · " in shown
+    for name in ("Oakfield", "Ash", "Birch"):
+        assert f"! {name} Primary School (" in shown
+    assert "3 schools: 0 ok, 3 need attention, 0 failed in " in shown
+    # The board is erased as the run ends: the tally is what the terminal shows last.
+    assert "running" not in shown[shown.rindex("3 schools: ") :]
+    # In a CI log the same run prints plain lines, each step of each school, and no board.
+    plain = subprocess.run(
+        [sys.executable, str(REPO / "bromsync.py"), *args], env=env | {"CI": "true"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert plain.returncode == 3, plain.stdout + plain.stderr
+    assert "\x1b[" not in plain.stdout + plain.stderr and "schools done" not in plain.stderr
+    assert "  Ash Primary School · fetch: " in plain.stderr
