@@ -33,6 +33,7 @@ from engine.files import PRIVATE_DIR, PRIVATE_FILE, private_dir, tighten
 from engine.records import Record
 from engine.secrets import scrub_known
 from engine.sources import Table
+from engine.state.db import transaction
 from engine.state.views import ensure_schema
 
 _SCHEMA = """
@@ -329,8 +330,7 @@ class State:
             ]
             if not count and not stale:
                 return 0
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with transaction(self.con):
                 self.con.execute(
                     "INSERT INTO check_results BY NAME "
                     "SELECT run_id, name, severity, type, NULL AS mis_id, message, remediation, "
@@ -346,10 +346,6 @@ class State:
                     *(f'DROP TABLE "{table}"' for table in stale),
                 ):
                     self.con.execute(statement)
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
             self.con.execute("CHECKPOINT")
             return count
         finally:
@@ -373,8 +369,7 @@ class State:
         digest = None
         if table.digest is not None:
             digest = hashlib.sha256(f"{table.digest} {_json(kept)}".encode()).hexdigest()
-        self.con.execute("BEGIN TRANSACTION")  # the rows and the fetch naming them, together
-        try:
+        with transaction(self.con):  # the rows and the fetch naming them, together
             if digest is not None and self._last_digest(table.entity) == digest:
                 self.con.execute(f"UPDATE {name} SET run_id = ?", [run_id])
             else:
@@ -399,10 +394,6 @@ class State:
                 },
                 "run_id, entity, row_count, seconds, column_types::JSON, digest",
             )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def _last_digest(self, entity: str) -> str | None:
         """The digest of the entity's last recorded fetch, if its raw table still holds it."""
@@ -537,8 +528,7 @@ class State:
 
     def set_match_holds(self, run_id: str, holds: Sequence[tuple[str, str, str]]) -> None:
         """Replace the records `bromsync match` says must wait: (mis_id, type, reason) each."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             self.con.execute("DELETE FROM match_holds")
             if holds:
                 self._insert(
@@ -550,10 +540,6 @@ class State:
                         "run_id": ("VARCHAR", [run_id] * len(holds)),
                     },
                 )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def match_holds(self) -> dict[str, str]:
         """mis_id -> why the last `bromsync match` says the record must wait for a decision."""
@@ -572,8 +558,7 @@ class State:
         new_states: Sequence[Record],
     ) -> None:
         """Record one acknowledged batch and the new state of each record it applied, atomically."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             seq = self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM uploads").fetchone()[0]  # type: ignore[index]
             applied = sum(1 for r in results if r["status"] == "applied")
             self.con.execute(
@@ -597,10 +582,6 @@ class State:
             )
             if new_states:
                 self._replace_uploaded(new_states, upload_id)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def _replace_uploaded(self, records: Sequence[Record], upload_id: str) -> None:
         """The acknowledged state of `records` (each with a status) becomes theirs now."""
@@ -650,18 +631,13 @@ class State:
             "command": ("VARCHAR", [command] * n),
         }
         # The transaction keeps one release's rows together.
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             self._insert(
                 "guard_releases",
                 rows,
                 "run_id, plan_digest, urn, guard, type, field, count, active, now()::TIMESTAMP, "
                 "released_by, command",
             )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def adopt(self, run_id: str, records: Sequence[Record]) -> None:
         """Take records ParentPay already holds into bromsync's memory, as ParentPay holds them.
@@ -672,10 +648,5 @@ class State:
         """
         if not records:
             return
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             self._replace_uploaded(records, f"adopted-{run_id}")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise

@@ -21,6 +21,7 @@ import duckdb
 
 from engine.errors import StateError
 from engine.records import DATE_FIELDS, RECORD_FIELDS, RECORD_TYPES
+from engine.state.db import transaction
 
 SCHEMA_VERSION = 4
 
@@ -188,8 +189,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         row = con.execute(_VIEWS_DIGEST_OF, [SCHEMA_VERSION]).fetchone()
         if row is not None and row[0] == views_digest():
             return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for statement in _MIGRATIONS.get(version, ()):
                 con.execute(statement)
@@ -200,7 +200,3 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             "INSERT INTO bromsync_meta VALUES (?, now()::TIMESTAMP, ?)",
             [SCHEMA_VERSION, views_digest()],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
