@@ -20,6 +20,7 @@ import duckdb
 from engine import clock
 from engine.records import DATE_FIELDS, PARENTPAY_YEAR_CODES, RECORD_TYPES, Record
 from engine.state.store import Columns, columns_select
+from engine.state.views import staged_field
 
 _TEMP_TABLES = (
     *(t.option for t in RECORD_TYPES.values()),
@@ -52,14 +53,11 @@ def _date(name: str) -> str:
 
 
 def _column(name: str) -> str:
-    """A record field as checks read it, from its text (the state's staged_<type> columns)."""
+    """A record field as checks read it, from its text: typed as the state's staged_<type>
+    views type it, and dates as a DATE beside their text."""
     if name in DATE_FIELDS:
         return _date(name)
-    if name == "fsm":
-        return "fsm::BOOLEAN AS fsm"
-    if name == "dietary":
-        return "CAST(dietary::JSON AS VARCHAR[]) AS dietary"
-    return name
+    return staged_field(name, name, f"{name}::JSON")
 
 
 def _text(value: Any) -> str | None:

@@ -169,9 +169,10 @@ def compile_checks(path: Path, *, bind: bool = True) -> tuple[list[SqlCheck], li
     checks: list[SqlCheck] = []
     seen: dict[str, int] = {}
     state = State(Path(":memory:")) if bind else None  # the real tables and views, no rows
+    con = None if state is None else state.con
     try:
-        if state is not None:
-            install(state.con, "", [], {})
+        if con is not None:
+            install(con, "", [], {})
         for index, spec in enumerate(data["checks"]):
             name = spec["name"]
             if name in seen:
@@ -188,7 +189,6 @@ def compile_checks(path: Path, *, bind: bool = True) -> tuple[list[SqlCheck], li
             seen.setdefault(name, index)
             sql = spec["sql"].rstrip().removesuffix(";").rstrip()  # the start stays: lines match
             line, col = locator(("checks", index, "sql"))
-            con = None if state is None else state.con
             problems += _sql_problems(con, sql, index, path, (line, col), lines)
             checks.append(
                 SqlCheck(

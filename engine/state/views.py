@@ -58,13 +58,19 @@ _VIEWS_DIGEST_OF = "SELECT max(views_digest) FROM bromsync_meta WHERE schema_ver
 _ALL_FIELDS = tuple(dict.fromkeys(name for names in RECORD_FIELDS.values() for name in names))
 
 
-def _staged_field(name: str) -> str:
-    # The checks' SQL compares staged dates as ISO text; staged_<type> keeps them text.
+def staged_field(name: str, text: str, as_json: str) -> str:
+    """A record field as staged_<type> types it, from SQL giving its value as text (`text`,
+    as `fields->>'x'` does) and as JSON (`as_json`, as `fields->'x'`). Dates stay ISO text: the
+    checks' SQL compares them so, and their context (engine/checks/context.py) reads them so."""
     if name == "fsm":
-        return "(fields->>'fsm')::BOOLEAN AS fsm"
+        return f"({text})::BOOLEAN AS fsm"
     if name == "dietary":
-        return "CAST(fields->'dietary' AS VARCHAR[]) AS dietary"
-    return f"fields->>'{name}' AS {name}"
+        return f"CAST({as_json} AS VARCHAR[]) AS dietary"
+    return f"{text} AS {name}"
+
+
+def _staged_field(name: str) -> str:
+    return staged_field(name, f"fields->>'{name}'", f"fields->'{name}'")
 
 
 def _typed_field(name: str) -> str:
