@@ -90,7 +90,7 @@ def load_yaml(path: Path) -> tuple[Any, Locator, list[Problem]]:
     text, problems = _decode(where, raw)
     if text is None or problems:
         return None, Locator(), problems
-    loader = _Loader(text)
+    loader = SAFE_LOADER(text)
     try:
         node = loader.get_single_node()
     except yaml.YAMLError:
@@ -205,7 +205,7 @@ class _TooBig(Exception):
 
 
 # libyaml's parser when PyYAML was built with it (several times faster; same nodes and marks).
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Builder:
