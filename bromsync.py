@@ -276,10 +276,14 @@ class _Board:
         self.ticker = threading.Thread(target=self._tick, name="board", daemon=True)
         self.ticker.start()
 
+    def _unboard(self) -> str:
+        """The terminal codes that move up to the board drawn last and erase it ("" if none)."""
+        return f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""
+
     def _redraw(self) -> None:
         from engine.report.terminal import render_board
 
-        out = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""  # up to the board, erase it
+        out = self._unboard()
         lines = render_board(
             self.running,
             self.done,
@@ -293,7 +297,7 @@ class _Board:
 
     def _erase(self) -> None:
         if self.drawn:
-            sys.stderr.write(f"\x1b[{self.drawn}F\x1b[J")
+            sys.stderr.write(self._unboard())
             sys.stderr.flush()
             self.drawn = 0
 
